@@ -1,0 +1,107 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/samsa-io/samsa/internal/broker"
+	"github.com/samsa-io/samsa/internal/config"
+)
+
+// shutdownTimeout bounds a clean shutdown after SIGTERM or SIGINT.
+const shutdownTimeout = 10 * time.Second
+
+func serveCommand() *cobra.Command {
+	var (
+		configFile string
+		overrides  []string
+		logLevel   string
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a broker (single node on 127.0.0.1:9092 by default)",
+		Long: `Run a Samsa broker.
+
+With no flags it serves a single-node cluster on 127.0.0.1:9092 with data in
+./samsa-data. Broker properties use Kafka's names and defaults; give them in
+a server.properties file (--config) or one at a time (--override k=v, which
+wins over the file). An unknown property or a bad value stops startup.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := newLogger(logLevel)
+			if err != nil {
+				return err
+			}
+			props := map[string]string{}
+			if configFile != "" {
+				if props, err = config.LoadProperties(configFile); err != nil {
+					return err
+				}
+			}
+			for _, o := range overrides {
+				k, v, ok := strings.Cut(o, "=")
+				if !ok {
+					return fmt.Errorf("--override %q: expected key=value", o)
+				}
+				props[strings.TrimSpace(k)] = strings.TrimSpace(v)
+			}
+			cfg, err := config.NewBroker(props)
+			if err != nil {
+				return fmt.Errorf("invalid configuration:\n%w", err)
+			}
+			for _, k := range cfg.Ignored {
+				logger.Warn("ignoring Kafka property with no effect in Samsa", "property", k)
+			}
+			return serve(cfg, logger)
+		},
+	}
+	cmd.Flags().StringVar(&configFile, "config", "", "server.properties file with Kafka broker property names")
+	cmd.Flags().StringArrayVar(&overrides, "override", nil, "broker property key=value (repeatable), e.g. --override log.dirs=/var/lib/samsa")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	return cmd
+}
+
+func newLogger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}
+
+func serve(cfg *config.Broker, logger *slog.Logger) error {
+	b, err := broker.New(cfg, logger)
+	if err != nil {
+		return err
+	}
+	if err := b.Start(); err != nil {
+		b.Close()
+		return err
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	s := <-sig
+	logger.Info("shutting down", "signal", s.String())
+	done := make(chan error, 1)
+	go func() { done <- b.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return fmt.Errorf("shutdown: %w", err)
+		}
+		logger.Info("shut down cleanly")
+		return nil
+	case <-time.After(shutdownTimeout):
+		return errors.New("shutdown did not finish within 10s")
+	case s := <-sig:
+		return fmt.Errorf("shutdown interrupted by a second %s", s)
+	}
+}

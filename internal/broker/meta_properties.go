@@ -1,0 +1,87 @@
+package broker
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/samsa-io/samsa/internal/config"
+)
+
+// loadMetaProperties reads meta.properties (Kafka's KRaft v1 format:
+// node.id, cluster.id, directory.id, version) from every log dir, checks
+// they agree with each other and with node.id, and writes it where missing,
+// generating the cluster id the first time.
+func loadMetaProperties(dirs []string, nodeID int32) (string, error) {
+	clusterID := ""
+	var missing []string
+	for _, dir := range dirs {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", fmt.Errorf("log.dirs: %w", err)
+		}
+		path := filepath.Join(dir, "meta.properties")
+		props, err := config.LoadProperties(path)
+		if errors.Is(err, os.ErrNotExist) {
+			missing = append(missing, dir)
+			continue
+		}
+		if err != nil {
+			return "", err
+		}
+		if id, err := strconv.Atoi(props["node.id"]); err != nil || int32(id) != nodeID {
+			return "", fmt.Errorf("%s has node.id %q but this broker is node.id %d", path, props["node.id"], nodeID)
+		}
+		switch cid := props["cluster.id"]; {
+		case cid == "":
+			return "", fmt.Errorf("%s has no cluster.id", path)
+		case clusterID == "":
+			clusterID = cid
+		case clusterID != cid:
+			return "", fmt.Errorf("%s has cluster.id %s but another log dir has %s", path, cid, clusterID)
+		}
+	}
+	if clusterID == "" {
+		clusterID = randomID()
+	}
+	for _, dir := range missing {
+		content := fmt.Sprintf("#\n#%s\nnode.id=%d\ndirectory.id=%s\nversion=1\ncluster.id=%s\n",
+			time.Now().UTC().Format(time.UnixDate), nodeID, randomID(), clusterID)
+		if err := writeFileSync(filepath.Join(dir, "meta.properties"), []byte(content)); err != nil {
+			return "", err
+		}
+	}
+	return clusterID, nil
+}
+
+// randomID is a random UUID in Kafka's base64url form.
+func randomID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40 // version 4
+	b[8] = b[8]&0x3f | 0x80 // variant
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,109 @@
+package config
+
+import "math"
+
+const (
+	maxInt  = math.MaxInt32
+	maxLong = math.MaxInt64
+)
+
+var (
+	cleanupPolicies   = []string{"delete", "compact"}
+	compressionTypes  = []string{"producer", "uncompressed", "none", "gzip", "snappy", "lz4", "zstd"}
+	timestampTypes    = []string{"CreateTime", "LogAppendTime"}
+	maxLongStr        = "9223372036854775807"
+	defaultListenAddr = "PLAINTEXT://127.0.0.1:9092"
+)
+
+// TopicDefs are the topic-level configs, with the broker property each one
+// defaults to. DescribeConfigs lists them in this order.
+var TopicDefs = []TopicDef{
+	{Def{Name: "cleanup.policy", Type: List, Default: "delete", OneOf: cleanupPolicies}, "log.cleanup.policy"},
+	{Def{Name: "compression.type", Type: String, Default: "producer", OneOf: compressionTypes}, "compression.type"},
+	{Def{Name: "delete.retention.ms", Type: Long, Default: "86400000", Min: 0, Max: maxLong}, "log.cleaner.delete.retention.ms"},
+	{Def{Name: "file.delete.delay.ms", Type: Long, Default: "60000", Min: 0, Max: maxLong}, "log.segment.delete.delay.ms"},
+	{Def{Name: "flush.messages", Type: Long, Default: maxLongStr, Min: 1, Max: maxLong}, "log.flush.interval.messages"},
+	{Def{Name: "flush.ms", Type: Long, Default: maxLongStr, Min: 0, Max: maxLong}, "log.flush.interval.ms"},
+	{Def{Name: "index.interval.bytes", Type: Int, Default: "4096", Min: 0, Max: maxInt}, "log.index.interval.bytes"},
+	{Def{Name: "max.message.bytes", Type: Int, Default: "1048588", Min: 0, Max: maxInt}, "message.max.bytes"},
+	{Def{Name: "message.timestamp.after.max.ms", Type: Long, Default: "3600000", Min: 0, Max: maxLong}, "log.message.timestamp.after.max.ms"},
+	{Def{Name: "message.timestamp.before.max.ms", Type: Long, Default: maxLongStr, Min: 0, Max: maxLong}, "log.message.timestamp.before.max.ms"},
+	{Def{Name: "message.timestamp.type", Type: String, Default: "CreateTime", OneOf: timestampTypes}, "log.message.timestamp.type"},
+	{Def{Name: "min.insync.replicas", Type: Int, Default: "1", Min: 1, Max: maxInt}, "min.insync.replicas"},
+	{Def{Name: "retention.bytes", Type: Long, Default: "-1", Min: -1, Max: maxLong}, "log.retention.bytes"},
+	{Def{Name: "retention.ms", Type: Long, Default: "604800000", Min: -1, Max: maxLong}, "log.retention.ms"},
+	{Def{Name: "segment.bytes", Type: Int, Default: "1073741824", Min: 14, Max: maxInt}, "log.segment.bytes"},
+	{Def{Name: "segment.index.bytes", Type: Int, Default: "10485760", Min: 8, Max: maxInt}, "log.index.size.max.bytes"},
+	{Def{Name: "segment.ms", Type: Long, Default: "604800000", Min: 1, Max: maxLong}, "log.roll.ms"},
+	{Def{Name: "unclean.leader.election.enable", Type: Bool, Default: "false"}, "unclean.leader.election.enable"},
+}
+
+// TopicDef is a topic config and the broker property that supplies its
+// default.
+type TopicDef struct {
+	Def
+	BrokerName string
+}
+
+// BrokerDefs are the broker properties Samsa acts on.
+var BrokerDefs = []Def{
+	{Name: "node.id", Type: Int, Default: "0", Min: 0, Max: maxInt, Doc: "this broker's id (broker.id is an alias)"},
+	{Name: "listeners", Type: List, Default: defaultListenAddr, Doc: "where the broker listens, NAME://host:port"},
+	{Name: "advertised.listeners", Type: List, Doc: "addresses given to clients; defaults to listeners"},
+	{Name: "log.dirs", Type: List, Default: "./samsa-data", Doc: "where partition logs live (log.dir is an alias)"},
+	{Name: "broker.rack", Type: String, Nullable: true},
+	{Name: "num.partitions", Type: Int, Default: "1", Min: 1, Max: maxInt},
+	{Name: "default.replication.factor", Type: Int, Default: "1", Min: 1, Max: 1, Doc: "a single node holds one replica"},
+	{Name: "auto.create.topics.enable", Type: Bool, Default: "true"},
+	{Name: "delete.topic.enable", Type: Bool, Default: "true"},
+	{Name: "message.max.bytes", Type: Int, Default: "1048588", Min: 0, Max: maxInt},
+	{Name: "compression.type", Type: String, Default: "producer", OneOf: compressionTypes},
+	{Name: "log.segment.bytes", Type: Int, Default: "1073741824", Min: 14, Max: maxInt},
+	{Name: "log.roll.ms", Type: Long, Nullable: true, Min: 1, Max: maxLong},
+	{Name: "log.roll.hours", Type: Int, Default: "168", Min: 1, Max: maxInt},
+	{Name: "log.retention.ms", Type: Long, Nullable: true, Min: -1, Max: maxLong},
+	{Name: "log.retention.minutes", Type: Int, Nullable: true, Min: -1, Max: maxInt},
+	{Name: "log.retention.hours", Type: Int, Default: "168", Min: -1, Max: maxInt},
+	{Name: "log.retention.bytes", Type: Long, Default: "-1", Min: -1, Max: maxLong},
+	{Name: "log.retention.check.interval.ms", Type: Long, Default: "300000", Min: 1, Max: maxLong},
+	{Name: "log.cleanup.policy", Type: List, Default: "delete", OneOf: cleanupPolicies},
+	{Name: "log.cleaner.delete.retention.ms", Type: Long, Default: "86400000", Min: 0, Max: maxLong},
+	{Name: "log.segment.delete.delay.ms", Type: Long, Default: "60000", Min: 0, Max: maxLong},
+	{Name: "log.flush.interval.messages", Type: Long, Default: maxLongStr, Min: 1, Max: maxLong, Doc: "flush.messages is an alias"},
+	{Name: "log.flush.interval.ms", Type: Long, Nullable: true, Min: 0, Max: maxLong, Doc: "flush.ms is an alias"},
+	{Name: "log.flush.scheduler.interval.ms", Type: Long, Default: "1000", Min: 1, Max: maxLong},
+	{Name: "log.flush.offset.checkpoint.interval.ms", Type: Int, Default: "60000", Min: 0, Max: maxInt},
+	{Name: "log.index.interval.bytes", Type: Int, Default: "4096", Min: 0, Max: maxInt},
+	{Name: "log.index.size.max.bytes", Type: Int, Default: "10485760", Min: 4, Max: maxInt},
+	{Name: "log.message.timestamp.type", Type: String, Default: "CreateTime", OneOf: timestampTypes},
+	{Name: "log.message.timestamp.before.max.ms", Type: Long, Default: maxLongStr, Min: 0, Max: maxLong},
+	{Name: "log.message.timestamp.after.max.ms", Type: Long, Default: "3600000", Min: 0, Max: maxLong},
+	{Name: "min.insync.replicas", Type: Int, Default: "1", Min: 1, Max: maxInt},
+	{Name: "unclean.leader.election.enable", Type: Bool, Default: "false"},
+	{Name: "socket.request.max.bytes", Type: Int, Default: "104857600", Min: 1, Max: maxInt},
+	{Name: "connections.max.idle.ms", Type: Long, Default: "600000", Min: -1, Max: maxLong},
+	{Name: "queued.max.requests", Type: Int, Default: "500", Min: 1, Max: maxInt},
+	{Name: "request.timeout.ms", Type: Int, Default: "30000", Min: 0, Max: maxInt},
+}
+
+// aliases maps alternative property names onto the names above.
+var aliases = map[string]string{
+	"broker.id":      "node.id",
+	"log.dir":        "log.dirs",
+	"flush.messages": "log.flush.interval.messages",
+	"flush.ms":       "log.flush.interval.ms",
+}
+
+// IgnoredBrokerProps are properties common in a Kafka server.properties
+// that have no meaning for Samsa (thread pools, ZooKeeper, socket buffers of
+// the JVM network layer, KRaft roles). They are accepted with a warning so an
+// existing file works.
+var IgnoredBrokerProps = []string{
+	"num.network.threads", "num.io.threads", "num.recovery.threads.per.data.dir",
+	"num.replica.fetchers", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
+	"process.roles", "controller.listener.names", "listener.security.protocol.map",
+	"inter.broker.listener.name", "zookeeper.connect", "zookeeper.connection.timeout.ms",
+	"group.initial.rebalance.delay.ms", "offsets.topic.replication.factor",
+	"transaction.state.log.replication.factor", "transaction.state.log.min.isr",
+	"log.preallocate", "log.cleaner.enable",
+}
