@@ -11,10 +11,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/samsa-io/samsa/internal/broker"
 	"github.com/samsa-io/samsa/internal/config"
 )
+
+// propFlags are the flags named after broker properties (--log.dirs, ...).
+var propFlags = map[string]struct{}{}
 
 // shutdownTimeout bounds a clean shutdown after SIGTERM or SIGINT.
 const shutdownTimeout = 10 * time.Second
@@ -32,8 +36,10 @@ func serveCommand() *cobra.Command {
 
 With no flags it serves a single-node cluster on 127.0.0.1:9092 with data in
 ./samsa-data. Broker properties use Kafka's names and defaults; give them in
-a server.properties file (--config) or one at a time (--override k=v, which
-wins over the file). An unknown property or a bad value stops startup.`,
+a server.properties file (--config), as flags named after them
+(--log.dirs=/var/lib/samsa), or as --override key=value; flags win over the
+file. An unknown property or a bad value stops startup with a message naming
+it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logger, err := newLogger(logLevel)
@@ -46,6 +52,11 @@ wins over the file). An unknown property or a bad value stops startup.`,
 					return err
 				}
 			}
+			cmd.Flags().Visit(func(f *pflag.Flag) {
+				if _, isProp := propFlags[f.Name]; isProp {
+					props[f.Name] = f.Value.String()
+				}
+			})
 			for _, o := range overrides {
 				k, v, ok := strings.Cut(o, "=")
 				if !ok {
@@ -66,6 +77,17 @@ wins over the file). An unknown property or a bad value stops startup.`,
 	cmd.Flags().StringVar(&configFile, "config", "", "server.properties file with Kafka broker property names")
 	cmd.Flags().StringArrayVar(&overrides, "override", nil, "broker property key=value (repeatable), e.g. --override log.dirs=/var/lib/samsa")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	for _, d := range config.BrokerDefs {
+		usage := "broker property " + d.Name
+		if d.Default != "" {
+			usage += " (default " + d.Default + ")"
+		}
+		if d.Doc != "" {
+			usage += "; " + d.Doc
+		}
+		cmd.Flags().String(d.Name, "", usage)
+		propFlags[d.Name] = struct{}{}
+	}
 	return cmd
 }
 

@@ -89,6 +89,8 @@ func handleFetch(b *Broker, r *request) (kmsg.Response, error) {
 		select {
 		case <-wake:
 		case <-timer.C:
+		case <-b.done:
+			deadline = time.Now() // answer with what there is and let Close proceed
 		}
 	}
 	if incremental {

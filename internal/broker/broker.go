@@ -41,6 +41,7 @@ type Broker struct {
 	connsMu sync.Mutex // guards conns and closed
 	conns   map[*conn]struct{}
 	closed  bool
+	done    chan struct{} // closed by Close: parked requests return early
 	wg      sync.WaitGroup // accept loops and connections
 }
 
@@ -59,6 +60,7 @@ func New(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 		topics:     map[string]*topic{},
 		topicsByID: map[cluster.TopicID]*topic{},
 		conns:      map[*conn]struct{}{},
+		done:       make(chan struct{}),
 	}
 	var err error
 	if b.clusterID, err = loadMetaProperties(dirs, b.nodeID); err != nil {
@@ -185,6 +187,7 @@ func (b *Broker) Close() error {
 		return nil
 	}
 	b.closed = true
+	close(b.done)
 	b.closeListeners()
 	for c := range b.conns {
 		c.close()

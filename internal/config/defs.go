@@ -82,8 +82,6 @@ var BrokerDefs = []Def{
 	{Name: "unclean.leader.election.enable", Type: Bool, Default: "false"},
 	{Name: "socket.request.max.bytes", Type: Int, Default: "104857600", Min: 1, Max: maxInt},
 	{Name: "connections.max.idle.ms", Type: Long, Default: "600000", Min: -1, Max: maxLong},
-	{Name: "queued.max.requests", Type: Int, Default: "500", Min: 1, Max: maxInt},
-	{Name: "request.timeout.ms", Type: Int, Default: "30000", Min: 0, Max: maxInt},
 }
 
 // aliases maps alternative property names onto the names above.
@@ -105,5 +103,5 @@ var IgnoredBrokerProps = []string{
 	"inter.broker.listener.name", "zookeeper.connect", "zookeeper.connection.timeout.ms",
 	"group.initial.rebalance.delay.ms", "offsets.topic.replication.factor",
 	"transaction.state.log.replication.factor", "transaction.state.log.min.isr",
-	"log.preallocate", "log.cleaner.enable",
+	"log.preallocate", "log.cleaner.enable", "queued.max.requests",
 }

@@ -1,0 +1,107 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestNewBrokerDefaults(t *testing.T) {
+	b, err := NewBroker(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.Listeners(); len(got) != 1 || got[0].Addr() != "127.0.0.1:9092" {
+		t.Errorf("listeners = %v, want 127.0.0.1:9092", got)
+	}
+	if got := b.List("log.dirs"); len(got) != 1 || got[0] != "./samsa-data" {
+		t.Errorf("log.dirs = %v", got)
+	}
+	if b.NodeID() != 0 || b.Int("num.partitions") != 1 || !b.Bool("auto.create.topics.enable") {
+		t.Errorf("unexpected defaults: node %d partitions %d", b.NodeID(), b.Int("num.partitions"))
+	}
+	if got := b.RetentionMs(); got != 168*3_600_000 {
+		t.Errorf("retention = %d, want 7 days", got)
+	}
+}
+
+func TestNewBrokerRejects(t *testing.T) {
+	for _, tc := range []struct {
+		props map[string]string
+		want  string
+	}{
+		{map[string]string{"no.such.thing": "1"}, `unknown property "no.such.thing"`},
+		{map[string]string{"num.partitions": "x"}, "num.partitions"},
+		{map[string]string{"num.partitions": "0"}, "num.partitions: 0 is out of range"},
+		{map[string]string{"auto.create.topics.enable": "yes"}, "auto.create.topics.enable"},
+		{map[string]string{"listeners": "127.0.0.1:9092"}, "listeners"},
+		{map[string]string{"listeners": "SSL://127.0.0.1:9093"}, "only PLAINTEXT"},
+		{map[string]string{"log.message.timestamp.type": "Wall"}, "log.message.timestamp.type"},
+	} {
+		_, err := NewBroker(tc.props)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err = %v, want it to mention %q", tc.props, err, tc.want)
+		}
+	}
+}
+
+func TestAliasesAndPrecedence(t *testing.T) {
+	b, err := NewBroker(map[string]string{
+		"broker.id": "3", "log.dir": "/tmp/x", "flush.messages": "1",
+		"log.retention.minutes": "10", "log.retention.hours": "1", "log.roll.ms": "1000",
+		"num.io.threads": "8",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.NodeID() != 3 || b.String("log.dirs") != "/tmp/x" || b.Int64("log.flush.interval.messages") != 1 {
+		t.Errorf("aliases not applied")
+	}
+	if b.RetentionMs() != 600_000 {
+		t.Errorf("retention minutes should win over hours, got %d", b.RetentionMs())
+	}
+	if b.RollMs() != 1000 {
+		t.Errorf("roll = %d", b.RollMs())
+	}
+	if len(b.Ignored) != 1 || b.Ignored[0] != "num.io.threads" {
+		t.Errorf("ignored = %v", b.Ignored)
+	}
+	tc := Topic{Broker: b, Overrides: map[string]string{"segment.bytes": "2048"}}
+	if v, src := tc.Value("segment.bytes"); v != "2048" || src != SourceDynamicTopic {
+		t.Errorf("segment.bytes = %s/%d", v, src)
+	}
+	if v, src := tc.Value("retention.ms"); v != "600000" || src != SourceStaticBroker {
+		t.Errorf("retention.ms = %s/%d", v, src)
+	}
+	if v, src := tc.Value("cleanup.policy"); v != "delete" || src != SourceDefault {
+		t.Errorf("cleanup.policy = %s/%d", v, src)
+	}
+}
+
+func TestParseProperties(t *testing.T) {
+	in := "# comment\n! also\nlisteners=PLAINTEXT://127.0.0.1:9\n  log.dirs : /a,\\\n   /b\nempty=\n"
+	p, err := ParseProperties(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p["listeners"] != "PLAINTEXT://127.0.0.1:9" || p["log.dirs"] != "/a,/b" || p["empty"] != "" || len(p) != 3 {
+		t.Errorf("parsed %q", p)
+	}
+	if _, err := ParseProperties(strings.NewReader("novalue\n")); err == nil || !strings.Contains(err.Error(), "line 1") {
+		t.Errorf("want line error, got %v", err)
+	}
+}
+
+func TestTopicConfigCheck(t *testing.T) {
+	if err := CheckTopicConfig("cleanup.policy", "compact,delete"); err != nil {
+		t.Error(err)
+	}
+	if err := CheckTopicConfig("cleanup.policy", "shred"); err == nil {
+		t.Error("bad policy accepted")
+	}
+	if err := CheckTopicConfig("retention.ms", "-2"); err == nil {
+		t.Error("retention.ms -2 accepted")
+	}
+	if err := CheckTopicConfig("nope", "1"); err == nil {
+		t.Error("unknown topic config accepted")
+	}
+}
