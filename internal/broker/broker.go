@@ -41,7 +41,7 @@ type Broker struct {
 	connsMu sync.Mutex // guards conns and closed
 	conns   map[*conn]struct{}
 	closed  bool
-	done    chan struct{} // closed by Close: parked requests return early
+	done    chan struct{}  // closed by Close: parked requests return early
 	wg      sync.WaitGroup // accept loops and connections
 }
 

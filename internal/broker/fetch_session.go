@@ -34,12 +34,12 @@ type sessionKey struct {
 // sessionPart is a partition's state in a session: what the client asked
 // for and what it was last told.
 type sessionPart struct {
-	key            sessionKey
-	fetchOffset    int64
-	maxBytes       int32
-	leaderEpoch    int32
-	sentHW         int64
-	sentLogStart   int64
+	key          sessionKey
+	fetchOffset  int64
+	maxBytes     int32
+	leaderEpoch  int32
+	sentHW       int64
+	sentLogStart int64
 }
 
 type fetchSession struct {

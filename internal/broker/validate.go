@@ -13,14 +13,14 @@ import (
 // batchRules are the topic settings a produced batch is checked against
 // (Kafka's LogValidator).
 type batchRules struct {
-	maxMessageBytes   int
-	logAppendTime     bool        // message.timestamp.type=LogAppendTime
-	beforeMaxMs       int64       // message.timestamp.before.max.ms
-	afterMaxMs        int64       // message.timestamp.after.max.ms
-	targetCodec       record.Codec // used when recompress is set
-	recompress        bool         // compression.type is not "producer"
-	compacted         bool         // cleanup.policy includes compact: keys required
-	maxDecompressed   int
+	maxMessageBytes int
+	logAppendTime   bool         // message.timestamp.type=LogAppendTime
+	beforeMaxMs     int64        // message.timestamp.before.max.ms
+	afterMaxMs      int64        // message.timestamp.after.max.ms
+	targetCodec     record.Codec // used when recompress is set
+	recompress      bool         // compression.type is not "producer"
+	compacted       bool         // cleanup.policy includes compact: keys required
+	maxDecompressed int
 }
 
 // validatedBatch is a batch ready to append: possibly rebuilt (recompressed)
