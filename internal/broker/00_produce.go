@@ -37,6 +37,7 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := &st.Partitions[j]
+			*sp = kmsg.NewProduceResponseTopicPartition() // CurrentLeader defaults to none
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 			err := b.producePartition(t, rp, req.Acks, now, sp)
