@@ -101,26 +101,28 @@ func (c *conn) read() error {
 		if _, err := io.ReadFull(br, frame); err != nil {
 			return fmt.Errorf("reading %d-byte frame: %w", size, err)
 		}
-		req, err := c.decode(frame)
+		req, err := decodeRequest(frame)
 		if err != nil {
 			return err
 		}
-		if req == nil {
-			continue // answered already (ApiVersions with an unknown version)
-		}
+		req.conn = c
 		c.reqs <- req
 	}
 }
 
-// decode parses the request header and body of one frame. A request this
-// broker cannot serve is an error, which closes the connection, except
-// ApiVersions, which is answered with UNSUPPORTED_VERSION (KIP-511).
-func (c *conn) decode(frame []byte) (*request, error) {
+// decodeRequest parses the request header and body of one frame. A
+// request this broker cannot serve is an error, which closes the
+// connection, except ApiVersions at an unknown version, which comes back as
+// a request with version -1 to be answered with UNSUPPORTED_VERSION
+// (KIP-511).
+func decodeRequest(frame []byte) (*request, error) {
+	if len(frame) < 8 {
+		return nil, fmt.Errorf("frame of %d bytes is shorter than a request header", len(frame))
+	}
 	r := &request{
 		key:           int16(binary.BigEndian.Uint16(frame[0:])),
 		version:       int16(binary.BigEndian.Uint16(frame[2:])),
 		correlationID: int32(binary.BigEndian.Uint32(frame[4:])),
-		conn:          c,
 		frame:         frame,
 	}
 	h, ok := handlers[r.key]
@@ -129,8 +131,8 @@ func (c *conn) decode(frame []byte) (*request, error) {
 	}
 	if r.version < h.min || r.version > h.max {
 		if r.key == int16(kmsg.ApiVersions) {
-			c.reqs <- &request{key: r.key, version: -1, correlationID: r.correlationID, conn: c}
-			return nil, nil
+			r.version = -1
+			return r, nil
 		}
 		return nil, fmt.Errorf("%s v%d not supported (serving v%d-v%d)", kmsg.NameForKey(r.key), r.version, h.min, h.max)
 	}
