@@ -82,7 +82,7 @@ func (c *conn) run() {
 
 // read decodes frames until the connection fails or a frame is bad.
 func (c *conn) read() error {
-	br := bufio.NewReaderSize(c.nc, 64<<10)
+	br := bufio.NewReaderSize(c.nc, 16<<10)
 	maxFrame := c.b.cfg.Int("socket.request.max.bytes")
 	idle := time.Duration(c.b.cfg.Int64("connections.max.idle.ms")) * time.Millisecond
 	var sizeBuf [4]byte
