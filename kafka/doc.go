@@ -1,0 +1,162 @@
+// Package kafka is Samsa's Kafka client: a pure-Go producer that speaks
+// Kafka's wire protocol to Samsa or Apache Kafka brokers, with the Java
+// client's model, settings and defaults, and Go's generics, contexts and
+// errors on top.
+//
+// # The model
+//
+// A record goes through the same stages as in the Java client:
+//
+//	ProducerRecord[K, V]
+//	  -> interceptors' OnSend                 (WithInterceptors)
+//	  -> key and value Serializers            (Serializer[K], Serializer[V])
+//	  -> wait for the topic's metadata        (max.block.ms)
+//	  -> partitioner                          (record's Partition, WithPartitioner,
+//	                                           murmur2 of the key, or uniform sticky)
+//	  -> accumulator: one queue of batches per partition
+//	                                          (batch.size, linger.ms, buffer.memory,
+//	                                           compression.type)
+//	  -> one sender goroutine per broker      (max.in.flight.requests.per.connection,
+//	                                           max.request.size, acks, request.timeout.ms)
+//	  -> retries with backoff                 (retries, retry.backoff.ms,
+//	                                           retry.backoff.max.ms, delivery.timeout.ms)
+//	  -> interceptors' OnAcknowledgement, then the callback, then the Future
+//
+// Send blocks only to wait for metadata of a topic it has not seen and for
+// room in buffer.memory, both for at most max.block.ms. Everything after
+// runs on the producer's goroutines: the sender of each broker drains the
+// batches of the partitions that broker leads into ProduceRequests (at
+// most one batch per partition per request), keeps up to
+// max.in.flight.requests.per.connection of them in flight on its own
+// connection and completes each record with its RecordMetadata (offset,
+// timestamp) or an error. A manager goroutine fails records older than
+// delivery.timeout.ms, whether queued or in flight, and obtains the
+// producer id of the idempotent producer.
+//
+// # Sending
+//
+// There are three ways to send, as in the Java client:
+//
+//	p, err := kafka.NewProducer(kafka.Config{"bootstrap.servers": "broker1:9092,broker2:9092"},
+//		kafka.StringSerializer{}, kafka.StringSerializer{})
+//	if err != nil { ... }
+//	defer p.Close(ctx)
+//	rec := kafka.ProducerRecord[string, string]{Topic: "CustomerCountry", Key: "Precision Products", Value: "France"}
+//
+//	// Fire and forget: errors after the record is queued are not seen.
+//	p.Send(ctx, rec)
+//
+//	// Synchronous: wait for the broker's answer.
+//	md, err := p.Send(ctx, rec).Get(ctx)
+//
+//	// Asynchronous: a callback gets the answer, exactly once.
+//	p.SendWithCallback(ctx, rec, func(md kafka.RecordMetadata, err error) {
+//		if err != nil { log.Print(err) }
+//	})
+//
+// Flush sends everything queued at once and waits for it. Close sends and
+// waits for everything, then stops all goroutines; when its context ends
+// first, records still pending fail with ErrProducerClosed. Every record
+// gets exactly one outcome.
+//
+// Callbacks and interceptors' OnAcknowledgement run on a sender goroutine
+// (or on the caller's, for records that fail before being queued); they
+// must be quick and must not call Flush or Close. Records of one partition
+// complete in the order they were sent.
+//
+// # Configuration
+//
+// Config takes the Java producer's property names, as a map or a
+// .properties file (LoadConfig). Defaults are the Java 4.x ones: acks=all,
+// enable.idempotence=true, linger.ms=5, batch.size=16384,
+// buffer.memory=33554432, max.block.ms=60000, compression.type=none,
+// retries=2147483647, retry.backoff.ms=100, retry.backoff.max.ms=1000,
+// delivery.timeout.ms=120000, request.timeout.ms=30000,
+// max.in.flight.requests.per.connection=5, max.request.size=1048576,
+// metadata.max.age.ms=300000, metadata.max.idle.ms=300000,
+// reconnect.backoff.ms=50, reconnect.backoff.max.ms=1000,
+// connections.max.idle.ms=540000, partitioner.adaptive.partitioning.enable=true,
+// partitioner.availability.timeout.ms=0, partitioner.ignore.keys=false.
+// ProducerConfigNames lists every accepted name.
+//
+// Settings are validated as Java's ProducerConfig and KafkaProducer do;
+// an unknown setting or invalid value fails NewProducer with a
+// *ConfigError naming it (errors.Is(err, ErrInvalidConfig)). In
+// particular: enable.idempotence needs acks=all, retries > 0 and
+// max.in.flight.requests.per.connection <= 5 — if the user set it to true
+// a conflict is an error, if it is on by default it is turned off (and
+// logged); transactional.id needs idempotence; an explicit
+// delivery.timeout.ms must be at least linger.ms + request.timeout.ms (the
+// default is raised silently).
+//
+// What Java configures by class name is passed as Go values: serializers
+// as NewProducer's arguments (key.serializer and value.serializer are
+// accepted and ignored, as Java ignores them when given instances), a
+// partitioner with WithPartitioner (partitioner.class may name only
+// org.apache.kafka.clients.producer.RoundRobinPartitioner), interceptors
+// with WithInterceptors (interceptor.classes must be empty). Serializers,
+// partitioners and interceptors that read settings of their own claim them
+// with ConfigAcceptor. Settings accepted for compatibility but without
+// effect yet: client.dns.lookup, metadata.recovery.*, metrics.*,
+// metric.reporters, enable.metrics.push, and compression.*.level (the
+// codecs use their default levels). security.protocol must be PLAINTEXT
+// and transactional.id is refused: TLS, SASL and transactions are not
+// implemented yet.
+//
+// # Partitioning
+//
+// A record with Partition set goes there. Otherwise a custom partitioner
+// decides, if one is set. Otherwise a keyed record goes to
+// (murmur2(key) & 0x7fffffff) % partitions, over all partitions, exactly
+// as the Java client places it (Murmur2, KeyPartition). Records without a
+// key (or all records, with partitioner.ignore.keys) use KIP-794's uniform
+// sticky partitioning: they stick to one partition until batch.size bytes
+// went there, then another is chosen at random among partitions with a
+// leader, weighted toward shorter queues when
+// partitioner.adaptive.partitioning.enable is on, and skipping brokers that
+// have had data ready for partitioner.availability.timeout.ms (if > 0)
+// without taking a produce.
+//
+// # Delivery guarantees
+//
+// With the defaults (acks=all, idempotence on) the producer gets a
+// producer id from the cluster (InitProducerId) and numbers each
+// partition's batches; the broker drops duplicates of retried batches and
+// rejects gaps, so records are written once and in order even with five
+// requests in flight and retries. When a batch is retried, the later
+// batches of its partition are retried after it with their original
+// sequence numbers. After a sequence is lost (OUT_OF_ORDER_SEQUENCE_NUMBER
+// for the next expected batch, UNKNOWN_PRODUCER_ID, or a batch failed or
+// expired with a sequence the broker may have seen) the producer bumps its
+// epoch and restarts every partition's sequences at 0, as the Java
+// client's idempotent producer does. DUPLICATE_SEQUENCE_NUMBER counts as
+// success. If the cluster cannot grant a producer id (no InitProducerId,
+// or no IDEMPOTENT_WRITE permission), idempotence that was only on by
+// default is turned off with a warning; explicit enable.idempotence=true
+// then fails every record.
+//
+// Without idempotence, max.in.flight.requests.per.connection=1 keeps order
+// across retries; larger values may reorder records of a partition when a
+// batch is retried, and retries may write duplicates.
+//
+// # Errors
+//
+// Errors match the package's sentinels with errors.Is: ErrTimeout (also
+// ErrBufferExhausted), ErrRecordTooLarge, ErrSerialization,
+// ErrNotEnoughReplicas, ErrAuthorization, ErrUnknownTopicOrPartition, and
+// more. Broker error codes arrive as *BrokerError, which also matches
+// franz-go's kerr values. Retriable reports whether an error is one Java
+// classifies as retriable; the producer has already retried those until
+// delivery.timeout.ms. Messages name the setting to change when there is
+// one.
+//
+// # Not yet
+//
+// Transactions, TLS and SASL, metrics, compression levels
+// (compression.*.level) and produce by topic id (Produce v13) are not
+// implemented.
+//
+// A batch the broker refuses as larger than its message.max.bytes
+// (MESSAGE_TOO_LARGE) is split in two and sent again, as Java does, down
+// to single records, which then fail with ErrRecordTooLarge.
+package kafka

@@ -1,0 +1,197 @@
+package kafka
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// clientError is a sentinel error. Sentinels form a small tree (a buffer
+// exhaustion is a timeout, as Java's BufferExhaustedException extends
+// TimeoutException), so errors.Is(err, ErrTimeout) holds for both.
+type clientError struct {
+	msg       string
+	retriable bool
+	parent    error
+}
+
+func (e *clientError) Error() string     { return e.msg }
+func (e *clientError) Unwrap() error     { return e.parent }
+func (e *clientError) isRetriable() bool { return e.retriable }
+
+// The errors the client returns. Test with errors.Is; Retriable tells
+// whether retrying the operation may succeed, as Java's RetriableException
+// does.
+var (
+	// ErrInvalidConfig is a setting the Java client would reject
+	// (ConfigException). The message names the setting.
+	ErrInvalidConfig error = &clientError{msg: "kafka: invalid configuration"}
+	// ErrTimeout is Java's TimeoutException: a record was not delivered
+	// within delivery.timeout.ms, Send waited longer than max.block.ms, or a
+	// request got no answer within request.timeout.ms.
+	ErrTimeout error = &clientError{msg: "kafka: timed out", retriable: true}
+	// ErrBufferExhausted means the records waiting to be sent filled
+	// buffer.memory for longer than max.block.ms. It is an ErrTimeout.
+	ErrBufferExhausted error = &clientError{msg: "kafka: buffer exhausted", retriable: true, parent: ErrTimeout}
+	// ErrRecordTooLarge is a record larger than max.request.size or
+	// buffer.memory, or a batch the broker refused as larger than its
+	// message.max.bytes (MESSAGE_TOO_LARGE).
+	ErrRecordTooLarge error = &clientError{msg: "kafka: record too large"}
+	// ErrSerialization is a failure of the key or value serializer.
+	ErrSerialization error = &clientError{msg: "kafka: serialization failed"}
+	// ErrInvalidPartition is a partition outside the topic's partitions
+	// returned by a custom partitioner.
+	ErrInvalidPartition error = &clientError{msg: "kafka: invalid partition"}
+	// ErrProducerClosed is returned by operations on a closed producer
+	// (Java's IllegalStateException "Cannot perform operation after
+	// producer has been closed").
+	ErrProducerClosed error = &clientError{msg: "kafka: producer closed"}
+	// ErrNetwork is a broken or refused connection (NetworkException).
+	ErrNetwork error = &clientError{msg: "kafka: network error", retriable: true}
+
+	// Broker error codes, matched by errors.Is against a *BrokerError.
+	ErrNotEnoughReplicas            error = &clientError{msg: "kafka: not enough in-sync replicas", retriable: true}
+	ErrNotEnoughReplicasAfterAppend error = &clientError{msg: "kafka: not enough in-sync replicas after append", retriable: true}
+	ErrAuthorization                error = &clientError{msg: "kafka: not authorized"}
+	ErrUnknownTopicOrPartition      error = &clientError{msg: "kafka: unknown topic or partition", retriable: true}
+	ErrNotLeaderOrFollower          error = &clientError{msg: "kafka: not leader or follower", retriable: true}
+	ErrLeaderNotAvailable           error = &clientError{msg: "kafka: leader not available", retriable: true}
+	ErrInvalidTopic                 error = &clientError{msg: "kafka: invalid topic"}
+	ErrCorruptRecord                error = &clientError{msg: "kafka: corrupt record", retriable: true}
+	ErrInvalidRecord                error = &clientError{msg: "kafka: invalid record"}
+	ErrOutOfOrderSequence           error = &clientError{msg: "kafka: out of order sequence number"}
+	ErrUnknownProducerID            error = &clientError{msg: "kafka: unknown producer id"}
+	ErrProducerFenced               error = &clientError{msg: "kafka: producer fenced"}
+	ErrUnsupportedVersion           error = &clientError{msg: "kafka: unsupported version"}
+)
+
+// codeSentinels maps broker error codes to the sentinel they match.
+var codeSentinels = map[int16]error{
+	kerr.RequestTimedOut.Code:                    ErrTimeout,
+	kerr.MessageTooLarge.Code:                    ErrRecordTooLarge,
+	kerr.RecordListTooLarge.Code:                 ErrRecordTooLarge,
+	kerr.NotEnoughReplicas.Code:                  ErrNotEnoughReplicas,
+	kerr.NotEnoughReplicasAfterAppend.Code:       ErrNotEnoughReplicasAfterAppend,
+	kerr.TopicAuthorizationFailed.Code:           ErrAuthorization,
+	kerr.ClusterAuthorizationFailed.Code:         ErrAuthorization,
+	kerr.TransactionalIDAuthorizationFailed.Code: ErrAuthorization,
+	kerr.UnknownTopicOrPartition.Code:            ErrUnknownTopicOrPartition,
+	kerr.NotLeaderForPartition.Code:              ErrNotLeaderOrFollower,
+	kerr.LeaderNotAvailable.Code:                 ErrLeaderNotAvailable,
+	kerr.InvalidTopicException.Code:              ErrInvalidTopic,
+	kerr.CorruptMessage.Code:                     ErrCorruptRecord,
+	kerr.InvalidRecord.Code:                      ErrInvalidRecord,
+	kerr.OutOfOrderSequenceNumber.Code:           ErrOutOfOrderSequence,
+	kerr.UnknownProducerID.Code:                  ErrUnknownProducerID,
+	kerr.InvalidProducerEpoch.Code:               ErrProducerFenced,
+	kerr.ProducerFenced.Code:                     ErrProducerFenced,
+	kerr.UnsupportedVersion.Code:                 ErrUnsupportedVersion,
+	kerr.NetworkException.Code:                   ErrNetwork,
+}
+
+// codeHints say which setting fixes an error the user can fix.
+var codeHints = map[int16]string{
+	kerr.MessageTooLarge.Code:              "the batch is larger than the broker's message.max.bytes (topic max.message.bytes); lower batch.size or max.request.size, or raise the broker limit",
+	kerr.RecordListTooLarge.Code:           "lower batch.size or max.request.size",
+	kerr.NotEnoughReplicas.Code:            "fewer in-sync replicas than the topic's min.insync.replicas; acks=all cannot be satisfied",
+	kerr.NotEnoughReplicasAfterAppend.Code: "fewer in-sync replicas than min.insync.replicas after the append",
+	kerr.TopicAuthorizationFailed.Code:     "the principal lacks WRITE on the topic",
+	kerr.ClusterAuthorizationFailed.Code:   "the principal lacks IDEMPOTENT_WRITE on the cluster; grant it or set enable.idempotence=false",
+	kerr.InvalidRequiredAcks.Code:          "acks must be 0, 1 or all",
+	kerr.RequestTimedOut.Code:              "the broker did not replicate within request.timeout.ms",
+}
+
+// BrokerError is an error code returned by a broker. errors.Is matches it
+// against the package's sentinels (ErrNotEnoughReplicas, ...) and against
+// franz-go's kerr values (kerr.NotEnoughReplicas, ...).
+type BrokerError struct {
+	Code    int16
+	Name    string
+	Message string // the broker's error message, if it sent one
+}
+
+func (e *BrokerError) Error() string {
+	s := "kafka: broker error " + e.Name
+	if k := kerr.TypedErrorForCode(e.Code); k != nil && k.Code == e.Code && k.Description != "" {
+		s += ": " + k.Description
+	}
+	if e.Message != "" {
+		s += " (" + e.Message + ")"
+	}
+	if h, ok := codeHints[e.Code]; ok {
+		s += "; " + h
+	}
+	return s
+}
+
+// Unwrap returns franz-go's kerr value for the code, so errors.Is works
+// with kerr.
+func (e *BrokerError) Unwrap() error { return kerr.ErrorForCode(e.Code) }
+
+// Is matches the sentinel mapped to the code.
+func (e *BrokerError) Is(target error) bool {
+	s, ok := codeSentinels[e.Code]
+	return ok && errors.Is(s, target)
+}
+
+func (e *BrokerError) isRetriable() bool { return kerr.IsRetriable(kerr.ErrorForCode(e.Code)) }
+
+// brokerErr returns nil for code 0 and a *BrokerError otherwise.
+func brokerErr(code int16, msg *string) error {
+	if code == 0 {
+		return nil
+	}
+	e := &BrokerError{Code: code, Name: fmt.Sprintf("UNKNOWN_SERVER_ERROR(%d)", code)}
+	if k := kerr.TypedErrorForCode(code); k != nil && k.Code == code {
+		e.Name = k.Message
+	}
+	if code == kerr.NotLeaderForPartition.Code {
+		e.Name = "NOT_LEADER_OR_FOLLOWER" // Java's name since Kafka 2.6 (KIP-392)
+	}
+	if msg != nil {
+		e.Message = *msg
+	}
+	return e
+}
+
+type retriabler interface{ isRetriable() bool }
+
+// Retriable reports whether err is of a kind that retrying may fix,
+// following Java's classification (subclasses of RetriableException):
+// timeouts, network errors, leader changes, unknown topics while metadata
+// propagates, too few in-sync replicas. The producer already retries these
+// until delivery.timeout.ms; a retriable error from Send means that time
+// ran out.
+func Retriable(err error) bool {
+	var r retriabler
+	if errors.As(err, &r) {
+		return r.isRetriable()
+	}
+	return false
+}
+
+// ConfigError is an invalid setting. It matches ErrInvalidConfig.
+type ConfigError struct {
+	Name   string
+	Value  string
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	if e.Value == "" {
+		return fmt.Sprintf("kafka: invalid configuration %s: %s", e.Name, e.Reason)
+	}
+	return fmt.Sprintf("kafka: invalid configuration %s=%q: %s", e.Name, e.Value, e.Reason)
+}
+
+func (e *ConfigError) Unwrap() error { return ErrInvalidConfig }
+
+func configErr(name, value, reason string) error {
+	return &ConfigError{Name: name, Value: value, Reason: reason}
+}
+
+// wrapErr attaches detail to a sentinel: errors.Is(result, sentinel) holds.
+func wrapErr(sentinel error, format string, args ...any) error {
+	return fmt.Errorf("%w: %s", sentinel, fmt.Sprintf(format, args...))
+}
