@@ -1,0 +1,255 @@
+package storage
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"slices"
+
+	"github.com/samsa-io/samsa/internal/record"
+)
+
+// Producer state: for every idempotent producer that wrote to the
+// partition, its epoch and the sequence ranges and offsets of its last
+// five batches, so a retried batch is answered with its first offsets
+// instead of being written twice, and a gap in sequences is refused.
+// This is Kafka's ProducerStateManager for non-transactional producers.
+
+// maxBatchesPerProducer is how many batches per producer are remembered
+// for duplicate detection; clients keep at most this many in flight.
+const maxBatchesPerProducer = 5
+
+type batchMeta struct {
+	firstSeq, lastSeq       int32
+	firstOffset, lastOffset int64
+	timestamp               int64
+}
+
+type producerEntry struct {
+	epoch   int16
+	batches []batchMeta // oldest first, at most maxBatchesPerProducer
+	// lastTimestamp is the wall-clock ms of the last append, for
+	// producer id expiry.
+	lastTimestamp int64
+}
+
+func (e *producerEntry) lastSeq() int32 {
+	if len(e.batches) == 0 {
+		return -1
+	}
+	return e.batches[len(e.batches)-1].lastSeq
+}
+
+func (e *producerEntry) lastOffset() int64 {
+	if len(e.batches) == 0 {
+		return -1
+	}
+	return e.batches[len(e.batches)-1].lastOffset
+}
+
+type producerState struct {
+	producers map[int64]*producerEntry
+}
+
+func newProducerState() *producerState {
+	return &producerState{producers: map[int64]*producerEntry{}}
+}
+
+// duplicate returns the metadata of an earlier batch with the same
+// producer, epoch and sequence range, if the producer's recent batches
+// include it.
+func (ps *producerState) duplicate(h *record.Header) (batchMeta, bool) {
+	e := ps.producers[h.ProducerID]
+	if e == nil || e.epoch != h.ProducerEpoch {
+		return batchMeta{}, false
+	}
+	for _, b := range e.batches {
+		if b.firstSeq == h.BaseSequence && b.lastSeq == h.LastSequence() {
+			return b, true
+		}
+	}
+	return batchMeta{}, false
+}
+
+// check validates a batch against the producer's state, as Kafka's
+// ProducerAppendInfo does for a client's append. pending holds updates of
+// earlier batches of the same append.
+func (ps *producerState) check(h *record.Header, pending map[int64]*producerEntry) error {
+	e := pending[h.ProducerID]
+	if e == nil {
+		e = ps.producers[h.ProducerID]
+	}
+	if e == nil {
+		// A producer this partition does not know (new, or its state
+		// expired or was removed with the records) may start at any
+		// sequence.
+		return nil
+	}
+	switch {
+	case h.ProducerEpoch < e.epoch:
+		return fmt.Errorf("%w: producer %d epoch %d is older than the current epoch %d", ErrInvalidProducerEpoch, h.ProducerID, h.ProducerEpoch, e.epoch)
+	case h.ProducerEpoch > e.epoch:
+		if h.BaseSequence != 0 {
+			return fmt.Errorf("%w: producer %d starts its new epoch %d at sequence %d, not 0", ErrOutOfOrderSequence, h.ProducerID, h.ProducerEpoch, h.BaseSequence)
+		}
+	default:
+		last := e.lastSeq()
+		if len(e.batches) > 0 && !inSequence(last, h.BaseSequence) {
+			return fmt.Errorf("%w: producer %d epoch %d sent sequence %d after %d", ErrOutOfOrderSequence, h.ProducerID, h.ProducerEpoch, h.BaseSequence, last)
+		}
+	}
+	return nil
+}
+
+func inSequence(last, next int32) bool {
+	return next == last+1 || (next == 0 && last == math.MaxInt32)
+}
+
+// update records an appended batch (h has its final offsets) into pending,
+// or straight into the state when pending is nil (replay).
+func (ps *producerState) update(h *record.Header, now int64, pending map[int64]*producerEntry) {
+	var e *producerEntry
+	if pending != nil {
+		e = pending[h.ProducerID]
+	}
+	if e == nil {
+		if cur := ps.producers[h.ProducerID]; cur != nil {
+			c := *cur
+			c.batches = slices.Clone(cur.batches)
+			e = &c
+		} else {
+			e = &producerEntry{epoch: h.ProducerEpoch}
+		}
+		if pending != nil {
+			pending[h.ProducerID] = e
+		}
+	}
+	if h.ProducerEpoch != e.epoch {
+		e.epoch, e.batches = h.ProducerEpoch, nil
+	}
+	if len(e.batches) == maxBatchesPerProducer {
+		e.batches = append(e.batches[:0], e.batches[1:]...)
+	}
+	e.batches = append(e.batches, batchMeta{
+		firstSeq: h.BaseSequence, lastSeq: h.LastSequence(),
+		firstOffset: h.BaseOffset, lastOffset: h.LastOffset(),
+		timestamp: h.MaxTimestamp,
+	})
+	e.lastTimestamp = now
+	if pending == nil {
+		ps.producers[h.ProducerID] = e
+	}
+}
+
+func (ps *producerState) commit(pending map[int64]*producerEntry) {
+	for id, e := range pending {
+		ps.producers[id] = e
+	}
+}
+
+// truncateHead forgets producers whose last batch is below the log start
+// offset: their records are gone.
+func (ps *producerState) truncateHead(logStart int64) {
+	for id, e := range ps.producers {
+		if e.lastOffset() < logStart {
+			delete(ps.producers, id)
+		}
+	}
+}
+
+// expire forgets producers idle for longer than maxIdleMs.
+func (ps *producerState) expire(now, maxIdleMs int64) {
+	for id, e := range ps.producers {
+		if now-e.lastTimestamp >= maxIdleMs {
+			delete(ps.producers, id)
+		}
+	}
+}
+
+// Snapshot files, <offset>.snapshot, in Kafka's format (version 1): the
+// state of every producer as of that offset, with the last batch of each.
+//
+//	version int16, crc uint32 (CRC-32C of what follows),
+//	count int32, then per producer:
+//	  producer id int64, epoch int16, last sequence int32, last offset int64,
+//	  offset delta int32, timestamp int64, coordinator epoch int32,
+//	  current transaction first offset int64 (-1)
+const (
+	snapshotVersion   = 1
+	snapshotEntrySize = 8 + 2 + 4 + 8 + 4 + 8 + 4 + 8
+)
+
+func (ps *producerState) encodeSnapshot() []byte {
+	ids := make([]int64, 0, len(ps.producers))
+	for id, e := range ps.producers {
+		if len(e.batches) > 0 {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	b := make([]byte, 0, 10+len(ids)*snapshotEntrySize)
+	b = binary.BigEndian.AppendUint16(b, snapshotVersion)
+	b = binary.BigEndian.AppendUint32(b, 0)
+	b = binary.BigEndian.AppendUint32(b, uint32(len(ids)))
+	for _, id := range ids {
+		e := ps.producers[id]
+		last := e.batches[len(e.batches)-1]
+		b = binary.BigEndian.AppendUint64(b, uint64(id))
+		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
+		b = binary.BigEndian.AppendUint32(b, uint32(last.lastSeq))
+		b = binary.BigEndian.AppendUint64(b, uint64(last.lastOffset))
+		b = binary.BigEndian.AppendUint32(b, uint32(last.lastOffset-last.firstOffset))
+		b = binary.BigEndian.AppendUint64(b, uint64(last.timestamp))
+		b = binary.BigEndian.AppendUint32(b, 0xffffffff) // coordinator epoch -1
+		b = binary.BigEndian.AppendUint64(b, 0xffffffffffffffff)
+	}
+	binary.BigEndian.PutUint32(b[2:], crc32.Checksum(b[6:], castagnoli))
+	return b
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// decodeSnapshot parses a snapshot file. now stamps the loaded producers
+// for expiry.
+func decodeSnapshot(b []byte, now int64) (*producerState, error) {
+	if len(b) < 10 {
+		return nil, fmt.Errorf("snapshot of %d bytes is too short", len(b))
+	}
+	if v := binary.BigEndian.Uint16(b); v != snapshotVersion {
+		return nil, fmt.Errorf("snapshot version %d is not %d", v, snapshotVersion)
+	}
+	if crc := binary.BigEndian.Uint32(b[2:]); crc != crc32.Checksum(b[6:], castagnoli) {
+		return nil, fmt.Errorf("snapshot CRC mismatch")
+	}
+	n := int(binary.BigEndian.Uint32(b[6:]))
+	b = b[10:]
+	if n < 0 || len(b) != n*snapshotEntrySize {
+		return nil, fmt.Errorf("snapshot holds %d bytes for %d entries", len(b), n)
+	}
+	ps := newProducerState()
+	for i := 0; i < n; i++ {
+		e := b[i*snapshotEntrySize:]
+		id := int64(binary.BigEndian.Uint64(e))
+		epoch := int16(binary.BigEndian.Uint16(e[8:]))
+		lastSeq := int32(binary.BigEndian.Uint32(e[10:]))
+		lastOffset := int64(binary.BigEndian.Uint64(e[14:]))
+		delta := int32(binary.BigEndian.Uint32(e[22:]))
+		ts := int64(binary.BigEndian.Uint64(e[26:]))
+		first := int64(lastSeq) - int64(delta)
+		if first < 0 { // the batch wrapped past MaxInt32
+			first += math.MaxInt32 + 1
+		}
+		firstSeq := int32(first)
+		ps.producers[id] = &producerEntry{
+			epoch: epoch,
+			batches: []batchMeta{{
+				firstSeq: firstSeq, lastSeq: lastSeq,
+				firstOffset: lastOffset - int64(delta), lastOffset: lastOffset,
+				timestamp: ts,
+			}},
+			lastTimestamp: now,
+		}
+	}
+	return ps, nil
+}
