@@ -91,9 +91,9 @@ type Log struct {
 	closed    bool
 	ps        *producerState
 	epochs    []epochEntry
-	unflushed int64     // records appended since the last flush
-	lastFlush time.Time // for flush.ms
-	appended  chan struct{}
+	unflushed int64         // records appended since the last flush
+	lastFlush time.Time     // for flush.ms
+	appended  chan struct{} // made on demand by Appended, closed by the next append
 
 	logStart      atomic.Int64
 	logEnd        atomic.Int64
@@ -143,8 +143,11 @@ func (l *Log) Size() int64 {
 
 // Appended returns a channel closed at the next append.
 func (l *Log) Appended() <-chan struct{} {
-	l.mu.RLock()
-	defer l.mu.RUnlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.appended == nil {
+		l.appended = make(chan struct{})
+	}
 	return l.appended
 }
 
@@ -197,19 +200,29 @@ func (l *Log) appendLocked(batches []byte, hdrs []record.Header, leaderEpoch int
 			return res, nil
 		}
 	}
+	// Several batches of one append are checked against each other
+	// through pending, the state as it would be after the earlier ones.
 	var pending map[int64]*producerEntry
-	for i := range hdrs {
-		if hdrs[i].Idempotent() {
-			if pending == nil {
-				pending = map[int64]*producerEntry{}
-			}
-			if err := l.ps.check(&hdrs[i], pending); err != nil {
+	if len(hdrs) == 1 {
+		if hdrs[0].Idempotent() {
+			if err := l.ps.check(&hdrs[0], nil); err != nil {
 				return res, err
 			}
-			l.ps.update(&hdrs[i], 0, pending) // offsets fixed below
 		}
+	} else {
+		for i := range hdrs {
+			if hdrs[i].Idempotent() {
+				if pending == nil {
+					pending = map[int64]*producerEntry{}
+				}
+				if err := l.ps.check(&hdrs[i], pending); err != nil {
+					return res, err
+				}
+				l.ps.update(&hdrs[i], 0, pending) // offsets fixed below
+			}
+		}
+		clear(pending)
 	}
-	clear(pending)
 
 	next := l.logEnd.Load()
 	var records int64
@@ -257,7 +270,9 @@ func (l *Log) appendLocked(batches []byte, hdrs []record.Header, leaderEpoch int
 			l.ps.update(&hdrs[i], nowMs, pending)
 		}
 	}
-	l.ps.commit(pending)
+	if pending != nil {
+		l.ps.commit(pending)
+	}
 	if n := len(l.epochs); leaderEpoch >= 0 && (n == 0 || l.epochs[n-1].epoch < leaderEpoch) {
 		l.epochs = append(l.epochs, epochEntry{leaderEpoch, hdrs[0].BaseOffset})
 		if err := l.writeEpochs(); err != nil {
@@ -266,8 +281,10 @@ func (l *Log) appendLocked(batches []byte, hdrs []record.Header, leaderEpoch int
 	}
 	l.logEnd.Store(next)
 	l.unflushed += records
-	close(l.appended)
-	l.appended = make(chan struct{})
+	if l.appended != nil {
+		close(l.appended)
+		l.appended = nil
+	}
 
 	res.FirstOffset, res.LastOffset = hdrs[0].BaseOffset, next-1
 	if logAppendTime >= 0 {

@@ -239,10 +239,9 @@ func parseBase(name, suffix string) (int64, bool) {
 func (m *Manager) openLog(dir string, tp TopicPartition, clean bool, recoveryPoint, logStart int64) (*Log, error) {
 	l := &Log{
 		fs: m.fs, dir: dir, tp: tp, m: m, now: m.now,
-		logger:   m.logger,
-		cfg:      m.cfg.Defaults,
-		ps:       newProducerState(),
-		appended: make(chan struct{}),
+		logger: m.logger,
+		cfg:    m.cfg.Defaults,
+		ps:     newProducerState(),
 	}
 	l.lastFlush = m.now()
 	entries, err := m.fs.ReadDir(dir)

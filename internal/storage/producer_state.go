@@ -107,29 +107,29 @@ func inSequence(last, next int32) bool {
 }
 
 // update records an appended batch (h has its final offsets) into pending,
-// or straight into the state when pending is nil (replay).
+// or straight into the state when pending is nil.
 func (ps *producerState) update(h *record.Header, now int64, pending map[int64]*producerEntry) {
 	var e *producerEntry
 	if pending != nil {
-		e = pending[h.ProducerID]
-	}
-	if e == nil {
-		if cur := ps.producers[h.ProducerID]; cur != nil {
-			c := *cur
-			c.batches = slices.Clone(cur.batches)
-			e = &c
-		} else {
+		if e = pending[h.ProducerID]; e == nil {
+			// Work on a copy: the append may still fail.
 			e = &producerEntry{epoch: h.ProducerEpoch}
-		}
-		if pending != nil {
+			if cur := ps.producers[h.ProducerID]; cur != nil {
+				*e = *cur
+				e.batches = slices.Clone(cur.batches)
+			}
 			pending[h.ProducerID] = e
 		}
+	} else if e = ps.producers[h.ProducerID]; e == nil {
+		e = &producerEntry{epoch: h.ProducerEpoch, batches: make([]batchMeta, 0, maxBatchesPerProducer)}
+		ps.producers[h.ProducerID] = e
 	}
 	if h.ProducerEpoch != e.epoch {
-		e.epoch, e.batches = h.ProducerEpoch, nil
+		e.epoch, e.batches = h.ProducerEpoch, e.batches[:0]
 	}
 	if len(e.batches) == maxBatchesPerProducer {
-		e.batches = append(e.batches[:0], e.batches[1:]...)
+		copy(e.batches, e.batches[1:])
+		e.batches = e.batches[:maxBatchesPerProducer-1]
 	}
 	e.batches = append(e.batches, batchMeta{
 		firstSeq: h.BaseSequence, lastSeq: h.LastSequence(),
@@ -137,9 +137,6 @@ func (ps *producerState) update(h *record.Header, now int64, pending map[int64]*
 		timestamp: h.MaxTimestamp,
 	})
 	e.lastTimestamp = now
-	if pending == nil {
-		ps.producers[h.ProducerID] = e
-	}
 }
 
 func (ps *producerState) commit(pending map[int64]*producerEntry) {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -110,13 +111,34 @@ func (s *segment) readHeader(pos int64, buf *[record.HeaderSize]byte) (record.He
 	return record.ParseHeader(buf[:])
 }
 
+// findBufSize is how much find reads at a time while scanning batch
+// headers: an index interval's worth of small batches in one read.
+const findBufSize = 8 << 10
+
+var findBufs = sync.Pool{New: func() any { return new([findBufSize]byte) }}
+
 // find returns the position and header of the first batch whose last
 // offset is at least offset, or io.EOF when the segment has none.
 func (s *segment) find(offset int64) (int64, record.Header, error) {
-	var buf [record.HeaderSize]byte
 	pos := s.ix.lookup(offset)
+	bp := findBufs.Get().(*[findBufSize]byte)
+	defer findBufs.Put(bp)
+	arr := bp[:]
+	var buf []byte // the file from bufPos on
+	var bufPos int64
 	for {
-		h, err := s.readHeader(pos, &buf)
+		size := s.size.Load()
+		if pos+record.HeaderSize > size {
+			return pos, record.Header{}, io.EOF
+		}
+		if pos < bufPos || pos+record.HeaderSize > bufPos+int64(len(buf)) {
+			n := min(int64(len(arr)), size-pos)
+			if _, err := s.file.ReadAt(arr[:n], pos); err != nil && err != io.EOF {
+				return pos, record.Header{}, err
+			}
+			buf, bufPos = arr[:n], pos
+		}
+		h, err := record.ParseHeader(buf[pos-bufPos:])
 		if err != nil {
 			return pos, h, err
 		}
