@@ -632,3 +632,82 @@ func TestDeleteLog(t *testing.T) {
 type recordHeader = record.Header
 
 func parseHeader(b []byte) (record.Header, error) { return record.ParseHeader(b) }
+
+// TestConcurrentAppendRead runs readers against an appender that rolls
+// segments and a retention pass that deletes them: readers see only
+// whole, valid batches at or after the offset they asked for, or an
+// out-of-range error once retention passed them.
+func TestConcurrentAppendRead(t *testing.T) {
+	cfg := testConfig()
+	cfg.SegmentBytes = 2000
+	cfg.IndexIntervalBytes = 200
+	cfg.RetentionBytes = 20000
+	cfg.FileDeleteDelay = time.Hour
+	f := newFixture(t, NewMemFS(), cfg)
+	l := f.log()
+	done := make(chan struct{})
+	errs := make(chan error, 4)
+	for r := 0; r < 3; r++ {
+		go func() {
+			var next int64
+			for {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				if s := l.LogStartOffset(); next < s {
+					next = s
+				}
+				rr, err := l.Read(next, 1500, l.LogEndOffset(), true)
+				if errors.Is(err, ErrOffsetOutOfRange) {
+					continue
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				if rr.Size == 0 {
+					continue
+				}
+				buf := make([]byte, rr.Size)
+				if _, err := rr.File.ReadAt(buf, rr.Pos); err != nil && err != io.EOF {
+					errs <- err
+					return
+				}
+				last := int64(-1)
+				record.Batches(buf, func(h record.Header, b []byte) error {
+					if err := record.CheckCRC(b); err != nil {
+						errs <- fmt.Errorf("batch at %d: %w", h.BaseOffset, err)
+					}
+					last = h.LastOffset()
+					return nil
+				})
+				if last < next {
+					errs <- fmt.Errorf("read at %d returned no whole batch reaching it (first %d, %d bytes)", next, rr.FirstOffset, rr.Size)
+					return
+				}
+				next = last + 1
+			}
+		}()
+	}
+	go func() {
+		for i := 0; i < 800; i++ {
+			if _, err := l.Append(batch(t, i, 1, 1), 0, -1); err != nil {
+				errs <- err
+				return
+			}
+			if i%100 == 0 {
+				l.deleteSegments(f.now)
+			}
+		}
+		close(done)
+		errs <- nil
+	}()
+	for i := 0; i < 4; i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
