@@ -10,6 +10,7 @@ import (
 // compression.type differs from the producer's.
 type Builder struct {
 	Codec         Codec
+	Level         int // compression.<codec>.level (see CheckLevel); 0 is the codec's default
 	ProducerID    int64
 	ProducerEpoch int16
 	BaseSequence  int32
@@ -62,7 +63,11 @@ func (b *Builder) Build(dst []byte) ([]byte, error) {
 	start := len(dst)
 	dst = append(dst, make([]byte, HeaderSize)...)
 	var err error
-	dst, err = Compress(b.Codec, dst, b.records)
+	level := b.Level
+	if level == 0 {
+		level = DefaultLevel(b.Codec)
+	}
+	dst, err = CompressLevel(b.Codec, level, dst, b.records)
 	if err != nil {
 		return nil, err
 	}

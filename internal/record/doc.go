@@ -48,5 +48,15 @@
 // Compressed batches compress the concatenated records only; the 61-byte
 // header stays in the clear. Snappy data comes either as a raw snappy block
 // or in the xerial framing the Java client writes; both are read, and xerial
-// framing is written. LZ4 uses the LZ4 frame format.
+// framing (32 KiB chunks) is written. LZ4 uses the LZ4 frame format, written
+// as Kafka writes it (64 KiB independent blocks, no checksums, no content
+// size) and read in any of its forms but the legacy one and dictionaries.
+// Gzip may hold several members. Zstd data is one or more frames; ours
+// carry their content size.
+//
+// Compression levels are Kafka's compression.gzip.level,
+// compression.lz4.level and compression.zstd.level (KIP-390); CheckLevel
+// gives their ranges and CompressLevel says how they map onto the Go
+// codecs. Decompression is bounded by a size limit that no size declared
+// in the data can get around; see Decompress.
 package record
