@@ -1,10 +1,120 @@
 // Package cluster holds the cluster metadata a broker serves: the cluster
-// id, topics with their ids, partition counts and config overrides, and the
-// producer id allocator.
+// id, live brokers, the controller, topics with their ids, partitions with
+// replicas, leaders and ISRs, dynamic configs and the producer id
+// allocator; and the controller's logic over them.
+//
+// Metadata lives in etcd (EtcdStore), read through a watched in-memory
+// Cache on every broker. The single-node JSON store (FileStore) predates it
+// and is described at the end.
+//
+// # Reaching etcd
+//
+// EtcdConfig turns Kafka-style settings into one of three modes:
+//
+//   - A lone broker (neither controller.quorum.voters nor etcd.endpoints)
+//     embeds a single-member etcd with its data in <first log dir>/etcd,
+//     serving on loopback ports the system picks.
+//   - controller.quorum.voters=1@host:port,2@host:port,3@host:port lists
+//     the brokers that embed one etcd member each; host:port is the
+//     member's peer URL and the member serves clients on port +
+//     etcd.client.port.offset (default 1000). The members find each other
+//     through the initial cluster derived from the list (member names
+//     samsa-<node id>). A broker not in the list is a client of the
+//     voters.
+//   - etcd.endpoints=http://a:2379,... makes any broker a client of an
+//     external etcd cluster.
+//
+// etcd's own log goes to the broker's slog handler at warning level and
+// above.
+//
+// # Key layout
+//
+// Every key lives under a prefix, "/samsa" unless configured. Values are
+// JSON unless noted; ids are decimal without leading zeros; topic ids are
+// Kafka's base64url form (22 characters, no padding).
+//
+//	/samsa/cluster_id                  cluster id, plain text; written once
+//	                                   by the first broker (InitClusterID)
+//	/samsa/brokers/<node id>           BrokerRegistration, attached to the
+//	                                   broker's session lease, so it
+//	                                   vanishes when the broker stops
+//	                                   heartbeating; its create revision is
+//	                                   the broker epoch
+//	    {"nodeId":1,"incarnationId":"…","rack":"r1",
+//	     "endpoints":[{"listener":"PLAINTEXT","host":"h","port":9092,
+//	                   "securityProtocol":"PLAINTEXT"}],
+//	     "shuttingDown":true}                 (during controlled shutdown)
+//	/samsa/controller/<lease id hex>   controller election (etcd's
+//	                                   concurrency.Election): one key per
+//	                                   candidate, value its node id, under
+//	                                   its lease; the candidate whose key
+//	                                   has the lowest create revision is the
+//	                                   controller, and that revision is the
+//	                                   controller epoch
+//	/samsa/topics/<name>               {"id":"<topic id>"}
+//	/samsa/configs/topics/<name>       topic config overrides,
+//	                                   {"retention.ms":"3600000"}; absent
+//	                                   if none
+//	/samsa/configs/brokers/<node id>   dynamic broker configs of one broker
+//	/samsa/configs/brokers/default     cluster-wide dynamic broker configs
+//	/samsa/partitions/<topic id>/<p>   PartitionState of partition p:
+//	    {"replicas":[1,2,3],"isr":[1,2],"leader":1,
+//	     "leaderEpoch":4,"partitionEpoch":9}
+//	/samsa/producer_ids                start of the next free producer id
+//	                                   block, decimal text
+//
+// Further kinds of metadata (ACLs, SCRAM credentials, quotas) take new
+// prefixes beside these; readers ignore keys they do not know.
+//
+// # Consistency rules
+//
+//   - Partitions are keyed by topic id, so a topic deleted and created
+//     again under the same name never mixes with its predecessor.
+//     CreateTopic writes the partitions first (several transactions if
+//     there are more than etcd's per-transaction limit allows) and the
+//     topic record last, only if the name is free; readers see a topic
+//     only once its record exists, so never half created. DeleteTopic
+//     removes the record, configs and all partitions in one transaction.
+//   - Every change of a partition bumps its partitionEpoch and is a
+//     compare-and-swap on the key's mod revision, which is the same as a
+//     compare on the stored epoch. leaderEpoch grows only when the leader
+//     changes.
+//   - ISR changes come from the partition leader (AlterISR, Kafka's
+//     AlterPartition), validated against the leader, leader epoch and
+//     partition epoch the leader last saw. Leader elections come from the
+//     controller, whose writes are also fenced on its election key still
+//     having the create revision it was elected with.
+//   - Producer id blocks of ProducerIDBlockSize are taken by a
+//     compare-and-swap on /samsa/producer_ids, so they are unique across
+//     the cluster.
+//
+// # The cache
+//
+// Cache reads the whole prefix at one revision, then watches from the next
+// revision and applies events in order; each watch response becomes a new
+// immutable Snapshot. Snapshot.Revision says exactly which writes it
+// reflects; every write of EtcdStore returns its revision, and
+// Cache.WaitRevision(rev) waits until the cache reflects it, so a broker
+// reads its own writes. Cache.Sync is a linearizable barrier.
+//
+// # The controller
+//
+// Every registered broker campaigns for controller. The elected one
+// watches the cache: when a broker's registration vanishes or says it is
+// shutting down, its partitions get a new leader, the first replica in
+// assignment order that is live and in the ISR, and it leaves the ISRs
+// (an ISR never becomes empty: it keeps its last member, and the
+// partition waits without a leader for that member, unless
+// unclean.leader.election.enable lets a live out-of-sync replica lead).
+// Every leader.imbalance.check.interval.seconds, if
+// auto.leader.rebalance.enable, brokers whose share of partitions they
+// prefer but do not lead exceeds leader.imbalance.per.broker.percentage
+// get their leaderships back. New topics are placed by PlaceReplicas
+// (Kafka's rack-aware round-robin placement).
 //
 // # Single-node store
 //
-// A single-node broker keeps this metadata in one JSON file,
+// A single-node broker without etcd keeps its metadata in one JSON file,
 // `samsa-metadata.json`, in its first log directory, replaced atomically
 // (written to a temporary file, fsynced, renamed, directory fsynced) on every
 // change:
