@@ -10,21 +10,16 @@ import (
 	"time"
 
 	"github.com/samsa-io/samsa/internal/record"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// pendingRecord is a serialized record waiting in a batch for its answer.
-type pendingRecord struct {
-	key, value []byte
-	headers    []record.RecordHeader
-	timestamp  int64 // ms since the epoch
-	keySize    int   // -1 for a null key
-	valueSize  int   // -1 for a null value
-	size       int   // estimated bytes, held in buffer.memory
-	// offsetDelta is the record's position in its batch.
-	offsetDelta int32
-	// complete delivers the outcome: interceptors, callback, future.
-	complete func(RecordMetadata, error)
+// recMeta is what a batch keeps of each record until its outcome; the
+// record itself is encoded in the batch's buffer.
+type recMeta struct {
+	callback  func(RecordMetadata, error) // nil for Send
+	future    *Future                     // nil for SendWithCallback
+	timestamp int64                       // ms since the epoch
+	keySize   int32                       // -1 for a null key
+	valueSize int32                       // -1 for a null value
 }
 
 type topicPartition struct {
@@ -39,11 +34,25 @@ func (tp topicPartition) String() string { return fmt.Sprintf("%s-%d", tp.topic,
 // belongs to the accumulator (mutex held); once drained into a request it
 // belongs to that node's sender until the response is handled.
 type batch struct {
-	tp      topicPartition
-	builder *record.Builder
-	recs    []*pendingRecord
-	memory  int64 // bytes held in buffer.memory
-	created time.Time
+	tp topicPartition
+	// buf holds room for the batch header, then the encoded records. It
+	// comes from the buffer pool and goes back once the batch has its
+	// outcome and is in no request.
+	buf   []byte
+	limit int // the records stop at this length (cap of buf)
+	alloc int // bytes charged to buffer.memory; 0 for split halves
+	// recs is each record's metadata, until its outcome is delivered;
+	// then it is recycled, possibly while the batch is still in a request
+	// (expired in flight), so a sender reads count instead.
+	recs  []recMeta
+	count int32
+	// recsHolder is recs' home in recsPool.
+	recsHolder *[]recMeta
+
+	baseTimestamp int64
+	maxTimestamp  int64
+	maxRecord     int // largest encoded record (record-size-max)
+	created       time.Time
 	// full batches take no more records (batch.size reached, or a record
 	// did not fit and started the next batch).
 	full bool
@@ -52,20 +61,60 @@ type batch struct {
 	retryAt  time.Time // not sent again before this (retry.backoff.ms)
 
 	// Idempotence: the producer id, epoch and base sequence the batch is
-	// built with; seq is -1 until the batch is first drained.
+	// sent with; seq is -1 until the batch is first drained.
 	pid   int64
 	epoch int16
 	seq   int32
-	// wire is the encoded batch, built when first drained and reused by
-	// retries so that a retry carries the same bytes and sequence.
+	// wire is the encoded batch, built by the sender when the batch is
+	// first drained and sent again as it is by retries (with the producer
+	// fields rewritten after an epoch bump). Uncompressed it is buf itself.
 	wire []byte
 
 	inRequest bool // in a produce request not answered yet
 	finished  bool // its records have their outcome
+	released  bool // buf went back to the pool
 	done      chan struct{}
 	// onDone, if set, runs after done is closed: a batch split in two
 	// closes its own done once both halves are done.
 	onDone func()
+}
+
+// recsPool recycles the per-record metadata slices of finished batches.
+var recsPool = sync.Pool{New: func() any { return new([]recMeta) }}
+
+// tryAppend encodes a record at the end of the batch if it fits and
+// returns its encoded size, or 0 if it does not fit.
+// REQUIRES: the accumulator's mutex held, or the batch not shared yet.
+func (b *batch) tryAppend(ts int64, key, value []byte, headers Headers, meta recMeta) int {
+	n := int32(len(b.recs))
+	var delta int64
+	if n > 0 {
+		delta = ts - b.baseTimestamp
+	}
+	body := recordBodyLen(delta, n, key, value, headers)
+	size := varintLen(int64(body)) + body
+	if len(b.buf)+size > b.limit {
+		return 0
+	}
+	if n == 0 {
+		b.baseTimestamp, b.maxTimestamp = ts, ts
+	} else if ts > b.maxTimestamp {
+		b.maxTimestamp = ts
+	}
+	b.buf = appendRecord(b.buf, body, delta, n, key, value, headers)
+	b.recs = append(b.recs, meta)
+	b.count++
+	b.maxRecord = max(b.maxRecord, size)
+	if len(b.buf) >= b.limit {
+		b.full = true
+	}
+	return size
+}
+
+// firstRecordSize is the encoded size of a record alone in a new batch.
+func firstRecordSize(key, value []byte, headers Headers) int {
+	body := recordBodyLen(0, 0, key, value, headers)
+	return varintLen(int64(body)) + body
 }
 
 // completion is a finished batch whose records still need their outcome
@@ -95,121 +144,42 @@ type partitionState struct {
 	sequenced []*batch
 }
 
-// memoryPool bounds the bytes of records waiting to be sent
-// (buffer.memory, Java's BufferPool). Sends that do not fit wait in FIFO
-// order for up to max.block.ms. Its mutex is a leaf.
-type memoryPool struct {
-	mu      sync.Mutex
-	total   int64
-	avail   int64        // REQUIRES: mu held
-	waiters []*memWaiter // REQUIRES: mu held
-	// onWait is called when a Send starts waiting: Java's accumulator
-	// then sends every batch at once, lingering or not, to free memory.
-	onWait func()
-}
-
-type memWaiter struct {
-	n       int64
-	granted bool
-	ch      chan struct{}
-}
-
-func (m *memoryPool) acquire(ctx context.Context, closing <-chan struct{}, n int64, deadline time.Time, maxBlock time.Duration) error {
-	m.mu.Lock()
-	if len(m.waiters) == 0 && m.avail >= n {
-		m.avail -= n
-		m.mu.Unlock()
-		return nil
-	}
-	w := &memWaiter{n: n, ch: make(chan struct{})}
-	m.waiters = append(m.waiters, w)
-	m.mu.Unlock()
-	if m.onWait != nil {
-		m.onWait()
-	}
-	timer := time.NewTimer(time.Until(deadline))
-	defer timer.Stop()
-	var err error
-	select {
-	case <-w.ch:
-		return nil
-	case <-timer.C:
-		err = nil
-	case <-ctx.Done():
-		err = ctx.Err()
-	case <-closing:
-		err = ErrProducerClosed
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if w.granted {
-		return nil
-	}
-	if err == nil {
-		err = wrapErr(ErrBufferExhausted,
-			"failed to allocate %d bytes within max.block.ms (%v): buffer.memory (%d bytes) is full of records waiting to be sent (%d bytes free); raise buffer.memory or max.block.ms, or send less",
-			n, maxBlock, m.total, m.avail)
-	}
-	if i := slices.Index(m.waiters, w); i >= 0 {
-		m.waiters = slices.Delete(m.waiters, i, i+1)
-	}
-	m.grantLocked()
-	return err
-}
-
-func (m *memoryPool) release(n int64) {
-	if n == 0 {
-		return
-	}
-	m.mu.Lock()
-	m.avail += n
-	m.grantLocked()
-	m.mu.Unlock()
-}
-
-// REQUIRES: m.mu held.
-func (m *memoryPool) grantLocked() {
-	for len(m.waiters) > 0 && m.avail >= m.waiters[0].n {
-		w := m.waiters[0]
-		m.waiters = m.waiters[1:]
-		m.avail -= w.n
-		w.granted = true
-		close(w.ch)
-	}
-}
-
-func (m *memoryPool) exhausted() bool {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return len(m.waiters) > 0
+// topicState is the accumulator's state for one topic: its partitions by
+// number, so that a record costs one map lookup, and the uniform sticky
+// partitioner's state.
+type topicState struct {
+	parts  []*partitionState // by partition number; nil until used
+	sticky stickyState
 }
 
 // accumulator holds the batches of every partition until senders drain
 // them (Java's RecordAccumulator), and the idempotent producer's state
 // (Java's TransactionManager, for producer ids and sequences).
 //
-// Lock order: accumulator.mu, then memoryPool.mu. Nothing is called with
+// Lock order: accumulator.mu, then bufferPool.mu. Nothing is called with
 // mu held that takes another lock of the producer, and no network I/O or
 // user code runs with it held.
 type accumulator struct {
 	cfg  *producerConfig
-	pool *memoryPool
-	// batchLimit is batch.size, but no more than max.request.size.
+	pool *bufferPool
+	// batchLimit is batch.size, but no more than max.request.size (nor
+	// buffer.memory): the size of a batch buffer.
 	batchLimit int
 
 	wakeNode    func(node int32) // wakes one broker's sender, or all for -1
 	wakeManager func()
 	onNewBatch  func()
+	cluster     func() *Cluster // the current metadata
 
 	mu         sync.Mutex
-	parts      map[topicPartition]*partitionState // REQUIRES: mu held
-	sticky     map[string]*stickyState            // REQUIRES: mu held
-	rng        *rand.Rand                         // REQUIRES: mu held
-	incomplete int                                // unfinished batches; REQUIRES: mu held
-	idle       chan struct{}                      // closed when incomplete reaches 0; REQUIRES: mu held
-	flushing   int                                // Flush calls in progress; REQUIRES: mu held
-	closing    bool                               // Close: send everything now; REQUIRES: mu held
-	closed     bool                               // Close: take no more records; REQUIRES: mu held
+	topics     map[string]*topicState // REQUIRES: mu held
+	all        []*partitionState      // every partition with state; REQUIRES: mu held
+	rng        *rand.Rand             // REQUIRES: mu held
+	incomplete int                    // unfinished batches; REQUIRES: mu held
+	idle       chan struct{}          // closed when incomplete reaches 0; REQUIRES: mu held
+	flushing   int                    // Flush calls in progress; REQUIRES: mu held
+	closing    bool                   // Close: send everything now; REQUIRES: mu held
+	closed     bool                   // Close: take no more records; REQUIRES: mu held
 	// lastAccepted is, per broker, when it last accepted a produce
 	// (partitioner.availability.timeout.ms). REQUIRES: mu held
 	lastAccepted map[int32]time.Time
@@ -222,21 +192,33 @@ type accumulator struct {
 	bumpNeeded       bool
 	fatal            error
 	requestsInFlight int
+
+	metrics *producerMetrics
 }
 
-func newAccumulator(cfg *producerConfig, pool *memoryPool) *accumulator {
+func newAccumulator(cfg *producerConfig, pool *bufferPool, m *producerMetrics) *accumulator {
 	return &accumulator{
 		cfg:          cfg,
 		pool:         pool,
-		batchLimit:   min(cfg.batchSize, cfg.maxRequest),
-		parts:        map[topicPartition]*partitionState{},
-		sticky:       map[string]*stickyState{},
+		batchLimit:   pool.poolable,
+		topics:       map[string]*topicState{},
 		rng:          rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		lastAccepted: map[int32]time.Time{},
 		idempotent:   cfg.idempotent,
 		pid:          -1,
 		epoch:        -1,
+		metrics:      m,
 	}
+}
+
+// batchBufferSize is the size of the batch buffers: batch.size, capped
+// by max.request.size (a larger batch could not be sent) and by
+// buffer.memory (Java fails every send when batch.size exceeds
+// buffer.memory; a smaller batch is friendlier).
+func batchBufferSize(cfg *producerConfig) int {
+	n := int64(min(cfg.batchSize, cfg.maxRequest))
+	n = min(n, cfg.bufferMemory)
+	return max(int(n), record.HeaderSize+1)
 }
 
 // recordOverhead is the most a record adds beyond its key, value and
@@ -247,75 +229,115 @@ const recordOverhead = 21
 // estimateSize is an upper bound of a record's bytes in a batch, plus the
 // batch header, as Java's AbstractRecords.estimateSizeInBytesUpperBound;
 // it is checked against max.request.size and buffer.memory.
-func estimateSize(key, value []byte, headers []record.RecordHeader) int {
+func estimateSize(key, value []byte, headers Headers) int {
 	n := record.HeaderSize + recordOverhead + len(key) + len(value)
-	for _, h := range headers {
-		n += record.VarintLen(int64(len(h.Key))) + len(h.Key) + record.VarintLen(int64(len(h.Value))) + len(h.Value)
+	for i := range headers {
+		h := &headers[i]
+		n += varintLen(int64(len(h.Key))) + len(h.Key) + varintLen(int64(len(h.Value))) + len(h.Value)
 	}
 	return n
 }
 
+// topicState returns the state of a topic, creating it.
 // REQUIRES: a.mu held.
-func (a *accumulator) partition(tp topicPartition) *partitionState {
-	ps := a.parts[tp]
-	if ps == nil {
-		ps = &partitionState{tp: tp}
-		a.parts[tp] = ps
+func (a *accumulator) topicState(topic string) *topicState {
+	ts := a.topics[topic]
+	if ts == nil {
+		ts = &topicState{sticky: stickyState{partition: -1}}
+		a.topics[topic] = ts
 	}
+	return ts
+}
+
+// partitionOf returns the state of a partition of ts, creating it.
+// REQUIRES: a.mu held.
+func (a *accumulator) partitionOf(topic string, ts *topicState, partition int32) *partitionState {
+	if int(partition) < len(ts.parts) {
+		if ps := ts.parts[partition]; ps != nil {
+			return ps
+		}
+	} else {
+		ts.parts = append(ts.parts, make([]*partitionState, int(partition)+1-len(ts.parts))...)
+	}
+	ps := &partitionState{tp: topicPartition{topic, partition}}
+	ts.parts[partition] = ps
+	a.all = append(a.all, ps)
 	return ps
 }
 
-// append adds a record to its partition's open batch or a new one and
-// returns the partition. partition < 0 lets the uniform sticky partitioner
-// choose (records without a key, or partitioner.ignore.keys).
-func (a *accumulator) append(topic string, partition int32, rec *pendingRecord, size int, cl *Cluster) (int32, error) {
-	now := time.Now()
+// lookup returns the state of a partition, or nil.
+// REQUIRES: a.mu held.
+func (a *accumulator) lookup(tp topicPartition) *partitionState {
+	ts := a.topics[tp.topic]
+	if ts == nil || int(tp.partition) >= len(ts.parts) {
+		return nil
+	}
+	return ts.parts[tp.partition]
+}
+
+// appendReq is one serialized record on its way into a batch.
+type appendReq struct {
+	topic string
+	tm    *topicMeta // the topic's metadata
+	// partition is the record's partition, or -1 to let the uniform
+	// sticky partitioner choose (no key, or partitioner.ignore.keys).
+	partition  int32
+	key, value []byte
+	headers    Headers
+	meta       recMeta
+	// buf is a buffer for a new batch, charged alloc bytes, or nil.
+	buf   []byte
+	alloc int
+}
+
+// append adds a record to its partition's open batch, or to a new batch
+// made with req.buf. When a new batch is needed and req.buf is nil, it
+// returns the size of buffer the caller must allocate (need > 0; the
+// allocation may block, so it happens outside the lock) before calling
+// again. A buffer it does not use goes back to the pool.
+func (a *accumulator) append(req *appendReq) (partition int32, need int, err error) {
+	partition = req.partition
 	a.mu.Lock()
-	if a.closed {
+	if a.closed || a.fatal != nil {
+		err = a.fatal
+		if a.closed {
+			err = wrapErr(ErrProducerClosed, "cannot send after the producer is closed")
+		}
 		a.mu.Unlock()
-		return partition, wrapErr(ErrProducerClosed, "cannot send after the producer is closed")
+		a.returnUnused(req)
+		return partition, 0, err
 	}
-	if a.fatal != nil {
-		err := a.fatal
-		a.mu.Unlock()
-		return partition, err
-	}
+	ts := a.topicState(req.topic)
 	var st *stickyState
 	if partition < 0 {
-		st = a.stickyFor(topic, cl, now)
+		st = a.stickyFor(ts, req.tm)
 		partition = st.partition
 	}
-	ps := a.partition(topicPartition{topic, partition})
-	var b *batch
-	newBatch := false
-	if n := len(ps.queue); n > 0 {
-		last := ps.queue[n-1]
-		if !last.full && last.builder.UncompressedSize()+size-record.HeaderSize <= a.batchLimit {
-			b = last
-		} else {
-			last.full = true
+	ps := a.partitionOf(req.topic, ts, partition)
+	var (
+		b        *batch
+		size     int
+		newBatch bool
+	)
+	if n := len(ps.queue); n > 0 && !ps.queue[n-1].full {
+		b = ps.queue[n-1]
+		if size = b.tryAppend(req.meta.timestamp, req.key, req.value, req.headers, req.meta); size == 0 {
+			b.full = true
+			b = nil
 		}
 	}
 	if b == nil {
-		b = &batch{
-			tp:      ps.tp,
-			builder: record.NewBuilder(a.cfg.codec),
-			created: now,
-			pid:     -1,
-			epoch:   -1,
-			seq:     -1,
-			done:    make(chan struct{}),
+		need := max(record.HeaderSize+firstRecordSize(req.key, req.value, req.headers), a.batchLimit)
+		if req.buf == nil || cap(req.buf) < need {
+			a.mu.Unlock()
+			a.returnUnused(req)
+			return partition, need, nil
 		}
-		ps.queue = append(ps.queue, b)
-		a.incomplete++
+		b = a.newBatch(ps, req.buf, req.alloc)
+		req.buf = nil
 		newBatch = true
-	}
-	rec.offsetDelta = int32(b.builder.Len())
-	b.builder.Add(rec.timestamp, record.Record{Key: rec.key, Value: rec.value, Headers: rec.headers})
-	b.recs = append(b.recs, rec)
-	b.memory += int64(size)
-	if b.builder.UncompressedSize() >= a.batchLimit {
-		b.full = true
+		// A new batch counts its header too, as in Java.
+		size = record.HeaderSize + b.tryAppend(req.meta.timestamp, req.key, req.value, req.headers, req.meta)
 	}
 	if st != nil {
 		// KIP-794: move on after batch.size bytes, once the batch is
@@ -326,32 +348,58 @@ func (a *accumulator) append(topic string, partition int32, rec *pendingRecord, 
 			st.partition = -1
 		}
 	}
-	leader := cl.leaderID(topic, partition)
 	full := b.full
 	a.mu.Unlock()
+	a.returnUnused(req)
 	if newBatch || full {
+		leader := int32(-1)
+		if p := req.tm.partitions[partition].Leader; p != nil {
+			leader = p.ID
+		}
 		a.wakeNode(leader)
 	}
 	if newBatch {
 		a.onNewBatch()
 	}
-	return partition, nil
+	return partition, 0, nil
+}
+
+// returnUnused gives back a buffer append did not use.
+func (a *accumulator) returnUnused(req *appendReq) {
+	if req.buf != nil {
+		a.pool.deallocate(req.buf, req.alloc)
+		req.buf = nil
+	}
+}
+
+// newBatch starts a batch in buf at the end of the partition's queue.
+// REQUIRES: a.mu held.
+func (a *accumulator) newBatch(ps *partitionState, buf []byte, alloc int) *batch {
+	holder := recsPool.Get().(*[]recMeta)
+	b := &batch{
+		tp:         ps.tp,
+		buf:        buf[:record.HeaderSize],
+		limit:      cap(buf),
+		alloc:      alloc,
+		recs:       (*holder)[:0],
+		recsHolder: holder,
+		created:    time.Now(),
+		pid:        -1,
+		epoch:      -1,
+		seq:        -1,
+		done:       make(chan struct{}),
+	}
+	ps.queue = append(ps.queue, b)
+	a.incomplete++
+	return b
 }
 
 // stickyFor returns the topic's sticky partition, choosing a new one if
 // needed (KIP-794's uniform sticky partitioner).
 // REQUIRES: a.mu held.
-func (a *accumulator) stickyFor(topic string, cl *Cluster, now time.Time) *stickyState {
-	st := a.sticky[topic]
-	if st == nil {
-		st = &stickyState{partition: -1}
-		a.sticky[topic] = st
-	}
-	tm := cl.topic(topic)
-	n := 0
-	if tm != nil {
-		n = len(tm.partitions)
-	}
+func (a *accumulator) stickyFor(ts *topicState, tm *topicMeta) *stickyState {
+	st := &ts.sticky
+	n := len(tm.partitions)
 	if st.partition >= 0 && int(st.partition) < n {
 		return st
 	}
@@ -367,7 +415,7 @@ func (a *accumulator) stickyFor(topic string, cl *Cluster, now time.Time) *stick
 		// has not taken a produce for partitioner.availability.timeout.ms.
 		var unavailable map[int32]bool
 		if a.cfg.availabilityTimeout > 0 {
-			unavailable = a.unavailableNodes(cl, now)
+			unavailable = a.unavailableNodes(time.Now())
 		}
 		var kept []int32
 		for _, p := range candidates {
@@ -376,8 +424,8 @@ func (a *accumulator) stickyFor(topic string, cl *Cluster, now time.Time) *stick
 			}
 			kept = append(kept, p)
 			queue := 0
-			if ps := a.parts[topicPartition{topic, p}]; ps != nil {
-				queue = len(ps.queue)
+			if int(p) < len(ts.parts) && ts.parts[p] != nil {
+				queue = len(ts.parts[p].queue)
 			}
 			loads = append(loads, queue)
 		}
@@ -393,16 +441,16 @@ func (a *accumulator) stickyFor(topic string, cl *Cluster, now time.Time) *stick
 
 // unavailableNodes lists brokers that have had a batch ready to send for
 // longer than partitioner.availability.timeout.ms without accepting a
-// produce in that time.
+// produce in that time. It uses the metadata the batches were sent with.
 // REQUIRES: a.mu held.
-func (a *accumulator) unavailableNodes(cl *Cluster, now time.Time) map[int32]bool {
+func (a *accumulator) unavailableNodes(now time.Time) map[int32]bool {
 	out := map[int32]bool{}
 	limit := a.cfg.availabilityTimeout
-	for tp, ps := range a.parts {
+	for _, ps := range a.all {
 		if len(ps.queue) == 0 && len(ps.inFlight) == 0 {
 			continue
 		}
-		node := cl.leaderID(tp.topic, tp.partition)
+		node := a.leaderOf(ps.tp)
 		if node < 0 || out[node] {
 			continue
 		}
@@ -419,13 +467,21 @@ func (a *accumulator) unavailableNodes(cl *Cluster, now time.Time) map[int32]boo
 	return out
 }
 
+// leaderOf returns the current leader of a partition, or -1.
+func (a *accumulator) leaderOf(tp topicPartition) int32 {
+	if a.cluster == nil {
+		return -1
+	}
+	return a.cluster().leaderID(tp.topic, tp.partition)
+}
+
 // hasDataFor reports whether any partition led by node has batches
 // queued.
 func (a *accumulator) hasDataFor(node int32, cl *Cluster) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	for tp, ps := range a.parts {
-		if len(ps.queue) > 0 && cl.leaderID(tp.topic, tp.partition) == node {
+	for _, ps := range a.all {
+		if len(ps.queue) > 0 && cl.leaderID(ps.tp.topic, ps.tp.partition) == node {
 			return true
 		}
 	}
@@ -454,8 +510,15 @@ func (a *accumulator) drain(node int32, cl *Cluster, now time.Time, maxBytes int
 		}
 	}
 	exhausted := a.pool.exhausted()
-	for tp, ps := range a.parts {
-		if len(ps.queue) == 0 || cl.leaderID(tp.topic, tp.partition) != node {
+	// Start at a different partition each time, so that when
+	// max.request.size cuts a request short no partition always waits.
+	start := 0
+	if len(a.all) > 0 {
+		start = a.rng.IntN(len(a.all))
+	}
+	for i := range a.all {
+		ps := a.all[(start+i)%len(a.all)]
+		if len(ps.queue) == 0 || cl.leaderID(ps.tp.topic, ps.tp.partition) != node {
 			continue
 		}
 		b := ps.queue[0]
@@ -488,13 +551,14 @@ func (a *accumulator) drain(node int32, cl *Cluster, now time.Time, maxBytes int
 		}
 		size := len(b.wire)
 		if size == 0 {
-			size = b.builder.UncompressedSize()
+			size = len(b.buf)
 		}
 		if len(out) > 0 && total+size > maxBytes {
 			soon(now)
 			break
 		}
 		total += size
+		ps.queue[0] = nil
 		ps.queue = ps.queue[1:]
 		b.full = true
 		if a.idempotent && b.seq < 0 {
@@ -512,14 +576,37 @@ func (a *accumulator) drain(node int32, cl *Cluster, now time.Time, maxBytes int
 	return out, next
 }
 
+// leaveRequest takes a batch out of its request; a batch that got its
+// outcome meanwhile (expired, aborted) can now give its buffer back.
+// REQUIRES: a.mu held.
+func (a *accumulator) leaveRequest(ps *partitionState, b *batch) {
+	b.inRequest = false
+	ps.inFlight = slices.DeleteFunc(ps.inFlight, func(x *batch) bool { return x == b })
+	if b.finished {
+		a.release(b)
+	}
+}
+
+// release gives a batch's buffer back to the pool. The buffer may be
+// reused at once, so this happens only once the batch is in no request:
+// a sender may still be writing it.
+// REQUIRES: a.mu held.
+func (a *accumulator) release(b *batch) {
+	if b.released {
+		return
+	}
+	b.released = true
+	a.pool.deallocate(b.buf, b.alloc)
+	b.buf, b.wire = nil, nil
+}
+
 // undrain puts back batches that were drained but could not be sent, as
 // if they had never left.
 func (a *accumulator) undrain(bs []*batch) {
 	a.mu.Lock()
 	for _, b := range bs {
-		ps := a.parts[b.tp]
-		b.inRequest = false
-		ps.inFlight = slices.DeleteFunc(ps.inFlight, func(x *batch) bool { return x == b })
+		ps := a.lookup(b.tp)
+		a.leaveRequest(ps, b)
 		if !b.finished {
 			a.requeue(ps, b)
 		}
@@ -538,7 +625,7 @@ func (a *accumulator) failDrained(bs []*batch, err error, whole bool) []completi
 	var done []completion
 	a.mu.Lock()
 	for _, b := range bs {
-		ps := a.parts[b.tp]
+		ps := a.lookup(b.tp)
 		b.inRequest = false
 		ps.inFlight = slices.DeleteFunc(ps.inFlight, func(x *batch) bool { return x == b })
 		a.failSequenced(b, err, &done)
@@ -577,11 +664,14 @@ func (a *accumulator) finish(b *batch, baseOffset, appendTime int64, err error, 
 		return
 	}
 	b.finished = true
-	if ps := a.parts[b.tp]; ps != nil {
+	if ps := a.lookup(b.tp); ps != nil {
 		for len(ps.sequenced) > 0 && ps.sequenced[0].finished {
 			ps.sequenced[0] = nil
 			ps.sequenced = ps.sequenced[1:]
 		}
+	}
+	if !b.inRequest {
+		a.release(b)
 	}
 	a.incomplete--
 	if a.incomplete == 0 && a.idle != nil {
@@ -605,20 +695,18 @@ func (a *accumulator) failSequenced(b *batch, err error, out *[]completion) {
 	}
 }
 
+// responseCodes are broker error codes the accumulator acts on.
+const (
+	codeMessageTooLarge    = 10
+	codeOutOfOrderSequence = 45
+	codeDuplicateSequence  = 46
+	codeUnknownProducerID  = 59
+)
+
 // handleResponse applies a produce response (or the failure of the whole
-// request) to its batches: success, retry, or failure. It reports whether
-// metadata should be refreshed.
-func (a *accumulator) handleResponse(node int32, bs []*batch, resp *kmsg.ProduceResponse, reqErr error, now time.Time) ([]completion, bool) {
-	results := map[topicPartition]*kmsg.ProduceResponseTopicPartition{}
-	if resp != nil {
-		for ti := range resp.Topics {
-			t := &resp.Topics[ti]
-			for pi := range t.Partitions {
-				p := &t.Partitions[pi]
-				results[topicPartition{t.Topic, p.Partition}] = p
-			}
-		}
-	}
+// request) to its batches: success, retry, or failure. results holds the
+// response's partitions. It reports whether metadata should be refreshed.
+func (a *accumulator) handleResponse(node int32, bs []*batch, results map[topicPartition]*partitionResult, acks0 bool, reqErr error, now time.Time) ([]completion, bool) {
 	var (
 		done     []completion
 		needMeta bool
@@ -626,22 +714,21 @@ func (a *accumulator) handleResponse(node int32, bs []*batch, resp *kmsg.Produce
 	a.mu.Lock()
 	a.requestsInFlight--
 	for _, b := range bs {
-		ps := a.parts[b.tp]
-		b.inRequest = false
-		ps.inFlight = slices.DeleteFunc(ps.inFlight, func(x *batch) bool { return x == b })
+		ps := a.lookup(b.tp)
+		a.leaveRequest(ps, b)
 		if b.finished {
 			continue // expired or aborted while in flight
 		}
 		var (
 			err    error
 			code   int16
-			result *kmsg.ProduceResponseTopicPartition
+			result *partitionResult
 		)
 		switch {
 		case reqErr != nil:
 			err = reqErr
 			needMeta = true
-		case resp == nil: // acks=0: no answer, no offsets
+		case acks0: // no answer, no offsets
 			a.finish(b, -1, -1, nil, &done)
 			continue
 		default:
@@ -649,26 +736,28 @@ func (a *accumulator) handleResponse(node int32, bs []*batch, resp *kmsg.Produce
 			if result == nil {
 				err = wrapErr(ErrNetwork, "produce response from broker %d lacks %s", node, b.tp)
 			} else {
-				code = result.ErrorCode
-				err = brokerErr(code, result.ErrorMessage)
+				code = result.code
+				err = brokerErr(code, result.message)
 			}
 		}
-		if err == nil || code == 46 { // DUPLICATE_SEQUENCE_NUMBER: already written
+		if err == nil || code == codeDuplicateSequence { // already written
 			a.lastAccepted[node] = now
-			a.finish(b, result.BaseOffset, result.LogAppendTime, nil, &done)
+			a.finish(b, result.baseOffset, result.appendTime, nil, &done)
 			continue
 		}
 		if isMetadataError(code) {
 			needMeta = true
 		}
-		if code == 10 && len(b.recs) > 1 { // MESSAGE_TOO_LARGE
-			a.split(ps, b)
-			continue
+		if code == codeMessageTooLarge && len(b.recs) > 1 {
+			if a.split(ps, b) == nil {
+				continue
+			}
 		}
 		if a.canRetry(ps, b, code, err, now) {
 			b.attempts++
 			b.retryAt = now.Add(expBackoff(a.cfg.retryBackoff, a.cfg.retryBackoffM, b.attempts))
 			a.requeue(ps, b)
+			a.metrics.recordRetries(b.tp.topic, len(b.recs))
 			continue
 		}
 		if !Retriable(err) || b.attempts >= a.cfg.retries {
@@ -685,33 +774,54 @@ func (a *accumulator) handleResponse(node int32, bs []*batch, resp *kmsg.Produce
 	return done, needMeta
 }
 
+// partitionResult is one partition's answer in a produce response.
+type partitionResult struct {
+	code       int16
+	message    *string
+	baseOffset int64
+	appendTime int64
+}
+
 // split replaces a batch the broker refused as larger than its
 // message.max.bytes by two halves, sent again at once, as Java's
 // Sender splits such batches (splitAndReenqueue); halves too large are
 // split again, down to single records, which then fail. An idempotent
 // producer's halves take the refused batch's sequence range in order: the
-// broker wrote none of it.
+// broker wrote none of it. The halves' buffers are not charged to
+// buffer.memory, as in Java; the refused batch's goes back.
 // REQUIRES: a.mu held.
-func (a *accumulator) split(ps *partitionState, b *batch) {
+func (a *accumulator) split(ps *partitionState, b *batch) error {
+	recs, err := b.decodeRecords()
+	if err != nil {
+		return err
+	}
 	k := len(b.recs) / 2
 	halves := [2]*batch{}
-	for i, recs := range [2][]*pendingRecord{b.recs[:k], b.recs[k:]} {
-		h := &batch{
-			tp:       b.tp,
-			builder:  record.NewBuilder(a.cfg.codec),
-			created:  b.created,
-			full:     true,
-			attempts: b.attempts,
-			pid:      b.pid,
-			epoch:    b.epoch,
-			seq:      -1,
-			done:     make(chan struct{}),
+	for i, r := range [2][2]int{{0, k}, {k, len(b.recs)}} {
+		size := record.HeaderSize
+		for _, dr := range recs[r[0]:r[1]] {
+			size += dr.size + 15 // the deltas change with the base: room for the widest
 		}
-		for _, r := range recs {
-			r.offsetDelta = int32(h.builder.Len())
-			h.builder.Add(r.timestamp, record.Record{Key: r.key, Value: r.value, Headers: r.headers})
-			h.recs = append(h.recs, r)
-			h.memory += int64(r.size)
+		holder := recsPool.Get().(*[]recMeta)
+		h := &batch{
+			tp:         b.tp,
+			buf:        make([]byte, record.HeaderSize, size),
+			limit:      size,
+			recs:       (*holder)[:0],
+			recsHolder: holder,
+			created:    b.created,
+			full:       true,
+			attempts:   b.attempts,
+			pid:        b.pid,
+			epoch:      b.epoch,
+			seq:        -1,
+			done:       make(chan struct{}),
+		}
+		for j := r[0]; j < r[1]; j++ {
+			dr := &recs[j]
+			if h.tryAppend(b.recs[j].timestamp, dr.key, dr.value, dr.headers, b.recs[j]) == 0 {
+				return fmt.Errorf("split: record %d does not fit", j)
+			}
 		}
 		halves[i] = h
 	}
@@ -732,19 +842,57 @@ func (a *accumulator) split(ps *partitionState, b *batch) {
 	}
 	// The parent leaves without an outcome of its own.
 	b.finished = true
+	a.release(b)
 	a.incomplete++
 	if b.seq >= 0 {
 		halves[0].seq = b.seq
 		halves[1].seq = record.IncrementSequence(b.seq, int32(k))
 		i := slices.Index(ps.sequenced, b)
 		ps.sequenced = slices.Replace(ps.sequenced, i, i+1, halves[0], halves[1])
-		a.requeue(ps, halves[1])
-		a.requeue(ps, halves[0])
-		return
 	}
-	// Unsequenced: both go to the front, first half first.
 	a.requeue(ps, halves[1])
 	a.requeue(ps, halves[0])
+	a.metrics.recordSplit()
+	return nil
+}
+
+// decodedRecord is a record read back from a batch's wire form.
+type decodedRecord struct {
+	key, value []byte
+	headers    Headers
+	size       int // encoded, length prefix included
+}
+
+// decodeRecords reads the records back from the batch's encoded form
+// (decompressing it), for a split.
+func (b *batch) decodeRecords() ([]decodedRecord, error) {
+	data := b.buf[record.HeaderSize:]
+	if b.wire != nil {
+		h, err := record.ParseHeader(b.wire)
+		if err != nil {
+			return nil, err
+		}
+		if data, err = record.RecordsOf(&h, b.wire, math.MaxInt32); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]decodedRecord, 0, len(b.recs))
+	for len(data) > 0 {
+		r, n, err := record.ReadRecord(data)
+		if err != nil {
+			return nil, err
+		}
+		dr := decodedRecord{key: r.Key, value: r.Value, size: n}
+		for _, rh := range r.Headers {
+			dr.headers = append(dr.headers, Header{Key: rh.Key, Value: rh.Value})
+		}
+		out = append(out, dr)
+		data = data[n:]
+	}
+	if len(out) != len(b.recs) {
+		return nil, fmt.Errorf("batch holds %d records, expected %d", len(out), len(b.recs))
+	}
+	return out, nil
 }
 
 // canRetry decides whether a failed batch is sent again: retriable errors
@@ -759,12 +907,12 @@ func (a *accumulator) canRetry(ps *partitionState, b *batch, code int16, err err
 	}
 	if a.idempotent && b.seq >= 0 {
 		switch code {
-		case 59: // UNKNOWN_PRODUCER_ID: the broker lost our state
+		case codeUnknownProducerID: // the broker lost our state
 			if b.epoch == a.epoch && b.pid == a.pid {
 				a.bumpNeeded = true
 			}
 			return true
-		case 45: // OUT_OF_ORDER_SEQUENCE_NUMBER
+		case codeOutOfOrderSequence:
 			// Behind an earlier batch that is still unresolved, the gap is
 			// expected and resolves when that one is retried. As the
 			// first unresolved batch, the broker lost a sequence: bump.
@@ -805,7 +953,8 @@ func (a *accumulator) expire(now time.Time) ([]completion, time.Time) {
 		next time.Time
 	)
 	a.mu.Lock()
-	for _, ps := range a.parts {
+	defer a.mu.Unlock()
+	for _, ps := range a.all {
 		keep := ps.queue[:0]
 		for _, b := range ps.queue {
 			deadline := b.created.Add(a.cfg.deliveryTO)
@@ -831,12 +980,32 @@ func (a *accumulator) expire(now time.Time) ([]completion, time.Time) {
 				next = deadline
 			}
 		}
-		if len(ps.queue) == 0 && len(ps.inFlight) == 0 && len(ps.sequenced) == 0 && !a.idempotent {
-			delete(a.parts, ps.tp)
+	}
+	if !a.idempotent {
+		a.dropIdle()
+	}
+	return done, next
+}
+
+// dropIdle forgets partitions with nothing queued or in flight, so that
+// state does not grow with every topic ever written to. An idempotent
+// producer keeps them: their sequence numbers must go on.
+// REQUIRES: a.mu held.
+func (a *accumulator) dropIdle() {
+	keep := a.all[:0]
+	for _, ps := range a.all {
+		if len(ps.queue) > 0 || len(ps.inFlight) > 0 || len(ps.sequenced) > 0 {
+			keep = append(keep, ps)
+			continue
+		}
+		ts := a.topics[ps.tp.topic]
+		ts.parts[ps.tp.partition] = nil
+		if !slices.ContainsFunc(ts.parts, func(p *partitionState) bool { return p != nil }) && ts.sticky.partition < 0 {
+			delete(a.topics, ps.tp.topic)
 		}
 	}
-	a.mu.Unlock()
-	return done, next
+	clear(a.all[len(keep):])
+	a.all = keep
 }
 
 // abortAll fails every unfinished batch with err (Close whose context
@@ -844,7 +1013,7 @@ func (a *accumulator) expire(now time.Time) ([]completion, time.Time) {
 // REQUIRES: a.mu held.
 func (a *accumulator) abortAll(err error) []completion {
 	var done []completion
-	for _, ps := range a.parts {
+	for _, ps := range a.all {
 		for _, b := range ps.queue {
 			a.finish(b, -1, -1, err, &done)
 		}
@@ -862,7 +1031,7 @@ func (a *accumulator) abortAll(err error) []completion {
 // REQUIRES: a.mu held.
 func (a *accumulator) unfinished() []chan struct{} {
 	var out []chan struct{}
-	for _, ps := range a.parts {
+	for _, ps := range a.all {
 		for _, b := range ps.queue {
 			out = append(out, b.done)
 		}
@@ -917,12 +1086,13 @@ func (a *accumulator) needProducerID() (need, bump bool, pid int64, epoch int16)
 
 // setProducerID installs a new producer id and epoch and restarts every
 // partition's sequences at 0, renumbering the batches awaiting a retry in
-// their order. No produce request is outstanding when it is called.
+// their order (their encoded form is rewritten when next sent). No produce
+// request is outstanding when it is called.
 func (a *accumulator) setProducerID(pid int64, epoch int16) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.pid, a.epoch, a.pidReady, a.bumpNeeded = pid, epoch, true, false
-	for _, ps := range a.parts {
+	for _, ps := range a.all {
 		ps.nextSeq = 0
 		keep := ps.sequenced[:0]
 		for _, b := range ps.sequenced {
@@ -930,7 +1100,6 @@ func (a *accumulator) setProducerID(pid int64, epoch int16) {
 				continue
 			}
 			b.pid, b.epoch, b.seq = pid, epoch, ps.nextSeq
-			b.wire = nil
 			ps.nextSeq = record.IncrementSequence(ps.nextSeq, int32(len(b.recs)))
 			keep = append(keep, b)
 		}

@@ -1,9 +1,11 @@
 package kafka
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,7 +15,6 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -68,70 +69,6 @@ func (o *outcomes) exactlyOnce(t *testing.T, n int) {
 	}
 }
 
-// TestKeyedPlacement checks that keyed records land where murmur2 and
-// franz-go's default partitioner put them.
-func TestKeyedPlacement(t *testing.T) {
-	checkLeaks(t)
-	c := newFake(t, kfake.NumBrokers(2), kfake.SeedTopics(7, "t"))
-	p := startProducer(t, testConfig(c.ListenAddrs()), StringSerializer{}, StringSerializer{})
-	ctx := testCtx(t)
-	kp := kgo.StickyKeyPartitioner(nil).ForTopic("t")
-	o := newOutcomes()
-	const n = 100
-	for i := range n {
-		p.SendWithCallback(ctx, ProducerRecord[string, string]{Topic: "t", Key: "key-" + strconv.Itoa(i), Value: "v"}, o.callback(i))
-	}
-	o.wait(t, 10*time.Second)
-	for i := range n {
-		key := []byte("key-" + strconv.Itoa(i))
-		want := kp.Partition(&kgo.Record{Key: key}, 7)
-		if o.errs[i] != nil || int(o.mds[i].Partition) != want || o.mds[i].Partition != KeyPartition(key, 7) {
-			t.Errorf("key %s: partition %d err %v, want %d", key, o.mds[i].Partition, o.errs[i], want)
-		}
-	}
-	for _, r := range consumeAll(t, c.ListenAddrs(), "t", n) {
-		if want := kp.Partition(r, 7); int(r.Partition) != want {
-			t.Errorf("consumed %s from partition %d, want %d", r.Key, r.Partition, want)
-		}
-	}
-}
-
-// TestStickySpreading checks KIP-794's uniform sticky partitioning: null
-// keys stick to a partition for about batch.size bytes, and over time
-// every partition gets records.
-func TestStickySpreading(t *testing.T) {
-	checkLeaks(t)
-	c := newFake(t, kfake.NumBrokers(3), kfake.SeedTopics(6, "t"))
-	p := startProducer(t, testConfig(c.ListenAddrs(), "batch.size", "1000", "linger.ms", "20"), VoidSerializer{}, ByteArraySerializer{})
-	ctx := testCtx(t)
-	o := newOutcomes()
-	const n = 600
-	val := make([]byte, 100)
-	for i := range n {
-		p.SendWithCallback(ctx, ProducerRecord[struct{}, []byte]{Topic: "t", Value: val}, o.callback(i))
-	}
-	o.wait(t, 10*time.Second)
-	counts := map[int32]int{}
-	switches := 0
-	for i := range n {
-		if o.errs[i] != nil {
-			t.Fatalf("record %d: %v", i, o.errs[i])
-		}
-		counts[o.mds[i].Partition]++
-		if i > 0 && o.mds[i].Partition != o.mds[i-1].Partition {
-			switches++
-		}
-	}
-	if len(counts) != 6 {
-		t.Errorf("records went to %d of 6 partitions: %v", len(counts), counts)
-	}
-	// About 1000/(100+overhead) records per stint: far fewer switches
-	// than records, and at least n*size/batch.size of them.
-	if switches > n/4 || switches < 30 {
-		t.Errorf("%d partition switches for %d records", switches, n)
-	}
-}
-
 // TestIgnoreKeys checks partitioner.ignore.keys: keyed records are spread
 // as if they had no key.
 func TestIgnoreKeys(t *testing.T) {
@@ -174,8 +111,27 @@ func testOrderingUnderRetries(t *testing.T, timedOutEvery, notLeaderEvery int64)
 		When: func(kmsg.Request) bool { return n1.Add(1)%timedOutEvery == 2 }})
 	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Err: kerr.NotLeaderForPartition, Count: -1,
 		When: func(kmsg.Request) bool { return n2.Add(1)%notLeaderEvery == 3 }})
+	// A little delay per produce lets requests pile up on the
+	// connection, so that the faults hit requests with others in flight
+	// behind them; the dialer measures how many.
+	c.ControlKey(int16(kmsg.Produce), func(kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		time.Sleep(time.Millisecond)
+		return nil, nil, false
+	})
+	var (
+		mu     sync.Mutex
+		maxOut int
+	)
+	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
+		conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return &countingConn{Conn: conn, mu: &mu, maxOut: &maxOut}, nil
+	}
 	p := startProducer(t, testConfig(c.ListenAddrs(), "batch.size", "120", "retry.backoff.ms", "1", "retry.backoff.max.ms", "5"),
-		IntegerSerializer{}, StringSerializer{})
+		IntegerSerializer{}, StringSerializer{}, WithDialer(dial))
 	ctx := testCtx(t)
 	o := newOutcomes()
 	const n = 400
@@ -193,6 +149,11 @@ func testOrderingUnderRetries(t *testing.T, timedOutEvery, notLeaderEvery int64)
 	if n1.Load() < 10 || n2.Load() < 10 {
 		t.Fatalf("only %d/%d produce requests seen; faults barely fired", n1.Load(), n2.Load())
 	}
+	mu.Lock()
+	if maxOut != 5 {
+		t.Errorf("at most %d produce requests in flight, want max.in.flight.requests.per.connection=5", maxOut)
+	}
+	mu.Unlock()
 	recs := consumeAll(t, c.ListenAddrs(), "t", n)
 	last := map[int32]int{0: -2, 1: -1}
 	seen := map[int]bool{}
@@ -305,7 +266,9 @@ func TestBufferExhausted(t *testing.T) {
 		c.KeepControl()
 		return nil, nil, true
 	})
-	p := startProducer(t, testConfig(c.ListenAddrs(), "buffer.memory", "2000", "max.block.ms", "300"),
+	// Batches of 500 bytes hold 4 records of 107 bytes: buffer.memory
+	// holds 4 batches, 16 records, all sent but never answered.
+	p := startProducer(t, testConfig(c.ListenAddrs(), "buffer.memory", "2000", "batch.size", "500", "linger.ms", "60000", "max.block.ms", "300"),
 		VoidSerializer{}, ByteArraySerializer{})
 	ctx := testCtx(t)
 	o := newOutcomes()
@@ -339,8 +302,8 @@ func TestBufferExhausted(t *testing.T) {
 	if blocked < 300*time.Millisecond {
 		t.Errorf("Send failed after %v, before max.block.ms", blocked)
 	}
-	if failed < 5 || failed > 20 {
-		t.Errorf("%d records of ~180 bytes fit in 2000 bytes", failed)
+	if failed != 16 {
+		t.Errorf("%d records fit in 4 batches of 4, want 16", failed)
 	}
 	// A record larger than the whole buffer fails at once.
 	_, err = p.Send(ctx, ProducerRecord[struct{}, []byte]{Topic: "t", Value: make([]byte, 3000)}).Get(ctx)
@@ -402,40 +365,6 @@ func TestSerializerError(t *testing.T) {
 	}
 	if obs.Hits() != 0 {
 		t.Errorf("%d produce requests sent", obs.Hits())
-	}
-}
-
-// TestCloseDelivers checks that Close sends lingering records and gives
-// every callback its outcome.
-func TestCloseDelivers(t *testing.T) {
-	checkLeaks(t)
-	c := newFake(t, kfake.SeedTopics(3, "t"))
-	p, err := NewProducer(testConfig(c.ListenAddrs(), "linger.ms", "60000"), StringSerializer{}, StringSerializer{}, WithLogger(testLogger()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx := testCtx(t)
-	o := newOutcomes()
-	const n = 50
-	for i := range n {
-		p.SendWithCallback(ctx, ProducerRecord[string, string]{Topic: "t", Key: strconv.Itoa(i), Value: "v"}, o.callback(i))
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	o.exactlyOnce(t, n)
-	for i := range n {
-		if o.errs[i] != nil {
-			t.Errorf("record %d: %v", i, o.errs[i])
-		}
-	}
-	// Sends after Close fail.
-	_, err = p.Send(ctx, ProducerRecord[string, string]{Topic: "t", Value: "late"}).Get(ctx)
-	if !errors.Is(err, ErrProducerClosed) {
-		t.Errorf("send after close: %v", err)
-	}
-	if err := p.Close(ctx); err != nil {
-		t.Errorf("second close: %v", err)
 	}
 }
 
@@ -727,5 +656,42 @@ func TestSplitTooLarge(t *testing.T) {
 				t.Errorf("800-byte record: %v", err)
 			}
 		})
+	}
+}
+
+// TestRecordLargerThanBatch sends records larger than batch.size (but
+// within max.request.size) among small ones: each large one gets a batch
+// of its own, sized to fit, and every buffer goes back to buffer.memory.
+func TestRecordLargerThanBatch(t *testing.T) {
+	checkLeaks(t)
+	c := newFake(t, kfake.SeedTopics(1, "t"))
+	p := startProducer(t, testConfig(c.ListenAddrs(), "batch.size", "500", "linger.ms", "50", "buffer.memory", "20000"),
+		VoidSerializer{}, ByteArraySerializer{})
+	ctx := testCtx(t)
+	o := newOutcomes()
+	const n = 40
+	for i := range n {
+		size := 50
+		if i%5 == 0 {
+			size = 3000
+		}
+		p.SendWithCallback(ctx, ProducerRecord[struct{}, []byte]{Topic: "t", Value: bytes.Repeat([]byte{byte(i)}, size)}, o.callback(i))
+	}
+	if err := p.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	o.wait(t, 10*time.Second)
+	for i := range n {
+		if o.errs[i] != nil || o.mds[i].Offset != int64(i) {
+			t.Fatalf("record %d: %+v %v", i, o.mds[i], o.errs[i])
+		}
+	}
+	for i, r := range consumeAll(t, c.ListenAddrs(), "t", n) {
+		if want := map[bool]int{true: 3000, false: 50}[i%5 == 0]; len(r.Value) != want || r.Value[0] != byte(i) {
+			t.Errorf("offset %d: %d bytes of %d", i, len(r.Value), r.Value[0])
+		}
+	}
+	if v, _ := p.Metrics().Value("buffer-available-bytes"); v != 20000 {
+		t.Errorf("buffer-available-bytes %v after Flush, want all 20000", v)
 	}
 }

@@ -46,6 +46,21 @@ type addrBackoff struct {
 	until    time.Time
 }
 
+// topicUse tracks when a topic was last produced to
+// (metadata.max.idle.ms). Sends only raise used, which costs no clock
+// read; each metadata refresh turns it into lastUse, so idleness is
+// measured to within one refresh.
+type topicUse struct {
+	used    atomic.Bool
+	lastUse time.Time // REQUIRES: client.mu held
+}
+
+func (u *topicUse) mark() {
+	if !u.used.Load() {
+		u.used.Store(true)
+	}
+}
+
 // metaState is one metadata snapshot and the channel closed when it is
 // replaced, so waiters can wait for the next one.
 type metaState struct {
@@ -66,12 +81,13 @@ type client struct {
 	mu      sync.Mutex
 	conns   map[connKey]*connSlot   // REQUIRES: mu held
 	backoff map[string]*addrBackoff // REQUIRES: mu held
-	topics  map[string]time.Time    // topics to fetch metadata for, by last use; REQUIRES: mu held
+	topics  map[string]*topicUse    // topics to fetch metadata for; REQUIRES: mu held
 	closed  bool                    // REQUIRES: mu held
 
-	meta      atomic.Pointer[metaState]
-	updateReq chan struct{} // cap 1: someone wants fresh metadata
-	urgent    atomic.Bool   // the next refresh should not wait for retry.backoff.ms
+	meta        atomic.Pointer[metaState]
+	lastRefresh atomic.Int64  // unix ns of the last metadata response (metadata-age)
+	updateReq   chan struct{} // cap 1: someone wants fresh metadata
+	urgent      atomic.Bool   // the next refresh should not wait for retry.backoff.ms
 
 	ctx    context.Context // canceled by close
 	cancel context.CancelFunc
@@ -97,7 +113,7 @@ func newClient(cfg *producerConfig, log *slog.Logger, dial func(ctx context.Cont
 		},
 		conns:     map[connKey]*connSlot{},
 		backoff:   map[string]*addrBackoff{},
-		topics:    map[string]time.Time{},
+		topics:    map[string]*topicUse{},
 		updateReq: make(chan struct{}, 1),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -330,12 +346,29 @@ func (c *client) requestUpdate(urgent bool) {
 // touch records that topic is in use; a new topic triggers a refresh.
 func (c *client) touch(topic string) {
 	c.mu.Lock()
-	_, known := c.topics[topic]
-	c.topics[topic] = time.Now()
+	u, known := c.topics[topic]
+	if !known {
+		u = &topicUse{}
+		c.topics[topic] = u
+	}
+	u.lastUse = time.Now()
 	c.mu.Unlock()
 	if !known {
 		c.requestUpdate(true)
 	}
+}
+
+// topicNow returns the metadata of a topic (and checks that partition, if
+// >= 0, exists) if the current snapshot has it: the path of every Send
+// after a topic's first, with one map lookup and no lock.
+func (c *client) topicNow(topic string, partition int32) (*Cluster, *topicMeta, bool) {
+	cl := c.meta.Load().cluster
+	tm, ok := cl.topics[topic]
+	if !ok || tm.err != nil || tm.use == nil || len(tm.partitions) == 0 || int(partition) >= len(tm.partitions) {
+		return nil, nil, false
+	}
+	tm.use.mark()
+	return cl, tm, true
 }
 
 // metadataLoop refreshes metadata every metadata.max.age.ms and whenever
@@ -401,14 +434,19 @@ func (c *client) metadataLoop() {
 func (c *client) refresh(ctx context.Context) (retry bool, err error) {
 	c.mu.Lock()
 	topics := make([]string, 0, len(c.topics))
+	uses := make(map[string]*topicUse, len(c.topics))
 	now := time.Now()
-	for t, last := range c.topics {
+	for t, u := range c.topics {
+		if u.used.Swap(false) {
+			u.lastUse = now
+		}
 		// metadata.max.idle.ms: forget topics not produced to lately.
-		if now.Sub(last) > c.cfg.metadataMaxIdle {
+		if now.Sub(u.lastUse) > c.cfg.metadataMaxIdle {
 			delete(c.topics, t)
 			continue
 		}
 		topics = append(topics, t)
+		uses[t] = u
 	}
 	c.mu.Unlock()
 	sort.Strings(topics)
@@ -428,8 +466,12 @@ func (c *client) refresh(ctx context.Context) (retry bool, err error) {
 	resp := kresp.(*kmsg.MetadataResponse)
 	old := c.meta.Load()
 	cl, retry := buildCluster(resp, old.cluster, topics)
+	for name, tm := range cl.topics {
+		tm.use = uses[name]
+	}
 	next := &metaState{cluster: cl, updated: make(chan struct{})}
 	c.meta.Store(next)
+	c.lastRefresh.Store(time.Now().UnixNano())
 	close(old.updated)
 	return retry, nil
 }
@@ -507,7 +549,7 @@ func buildCluster(resp *kmsg.MetadataResponse, prev *Cluster, requested []string
 
 // waitTopic waits until the metadata knows topic (and partition, if >= 0)
 // or the deadline (max.block.ms), ctx or close. Java's waitOnMetadata.
-func (c *client) waitTopic(ctx context.Context, closing <-chan struct{}, topic string, partition int32, deadline time.Time, maxBlock time.Duration) (*Cluster, error) {
+func (c *client) waitTopic(ctx context.Context, closing <-chan struct{}, topic string, partition int32, deadline time.Time, maxBlock time.Duration) (*Cluster, *topicMeta, error) {
 	c.touch(topic)
 	var timer *time.Timer
 	defer func() {
@@ -519,11 +561,11 @@ func (c *client) waitTopic(ctx context.Context, closing <-chan struct{}, topic s
 		st := c.meta.Load()
 		if tm, ok := st.cluster.topics[topic]; ok {
 			if tm.err == nil && len(tm.partitions) > 0 && (partition < 0 || int(partition) < len(tm.partitions)) {
-				return st.cluster, nil
+				return st.cluster, tm, nil
 			}
 			// Java throws these from waitOnMetadata instead of waiting.
 			if tm.err != nil && (errors.Is(tm.err, ErrAuthorization) || errors.Is(tm.err, ErrInvalidTopic)) {
-				return nil, tm.err
+				return nil, nil, tm.err
 			}
 		}
 		if !first {
@@ -531,7 +573,7 @@ func (c *client) waitTopic(ctx context.Context, closing <-chan struct{}, topic s
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
-			return nil, c.metadataTimeout(topic, partition, maxBlock)
+			return nil, nil, c.metadataTimeout(topic, partition, maxBlock)
 		}
 		if timer == nil {
 			timer = time.NewTimer(left)
@@ -541,11 +583,11 @@ func (c *client) waitTopic(ctx context.Context, closing <-chan struct{}, topic s
 		select {
 		case <-st.updated:
 		case <-timer.C:
-			return nil, c.metadataTimeout(topic, partition, maxBlock)
+			return nil, nil, c.metadataTimeout(topic, partition, maxBlock)
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		case <-closing:
-			return nil, wrapErr(ErrProducerClosed, "producer closed while waiting for metadata")
+			return nil, nil, wrapErr(ErrProducerClosed, "producer closed while waiting for metadata")
 		}
 	}
 }

@@ -209,11 +209,10 @@ var producerDefs = func() map[string]*propDef {
 		{name: "buffer.memory", typ: typeLong, def: "33554432", valid: atLeast(0)},
 		{name: "max.block.ms", typ: typeLong, def: "60000", valid: atLeast(0)},
 		{name: "compression.type", typ: typeString, def: "none", oneOf: []string{"none", "gzip", "snappy", "lz4", "zstd"}},
-		// The levels of KIP-390, validated as Java does; the codecs of
-		// internal/record do not take a level yet.
-		{name: "compression.gzip.level", typ: typeInt, def: "-1", check: checkGzipLevel, noEffect: true},
-		{name: "compression.lz4.level", typ: typeInt, def: "9", valid: between(1, 17), noEffect: true},
-		{name: "compression.zstd.level", typ: typeInt, def: "3", valid: between(-131072, 22), noEffect: true},
+		// The levels of KIP-390, validated as Java does.
+		{name: "compression.gzip.level", typ: typeInt, def: "-1", check: levelCheck(record.Gzip)},
+		{name: "compression.lz4.level", typ: typeInt, def: "9", check: levelCheck(record.LZ4)},
+		{name: "compression.zstd.level", typ: typeInt, def: "3", check: levelCheck(record.Zstd)},
 		{name: "retries", typ: typeInt, def: "2147483647", valid: between(0, maxInt32)},
 		{name: "retry.backoff.ms", typ: typeLong, def: "100", valid: atLeast(0)},
 		{name: "retry.backoff.max.ms", typ: typeLong, def: "1000", valid: atLeast(0)},
@@ -236,14 +235,19 @@ var producerDefs = func() map[string]*propDef {
 		{name: "socket.connection.setup.timeout.ms", typ: typeLong, def: "10000", valid: atLeast(0)},
 		{name: "socket.connection.setup.timeout.max.ms", typ: typeLong, def: "30000", valid: atLeast(0)},
 		{name: "security.protocol", typ: typeString, def: "PLAINTEXT", oneOf: []string{"PLAINTEXT"}, fold: true},
+		// The windows of rates, averages and maxima (Producer.Metrics).
+		{name: "metrics.sample.window.ms", typ: typeLong, def: "30000", valid: atLeast(0)},
+		{name: "metrics.num.samples", typ: typeInt, def: "2", valid: atLeast(1)},
+		// Every metric this client keeps is at Java's INFO level, so
+		// all levels record the same ones.
+		{name: "metrics.recording.level", typ: typeString, def: "INFO", oneOf: []string{"INFO", "DEBUG", "TRACE"}},
 		// Accepted so that Java property files load; they change nothing
-		// here yet (metrics are not exported, DNS is Go's resolver).
+		// here (DNS is Go's resolver; metrics are read with
+		// Producer.Metrics and WritePrometheus, not Java reporter classes,
+		// and are not pushed to the broker, KIP-714).
 		{name: "client.dns.lookup", typ: typeString, def: "use_all_dns_ips", oneOf: []string{"use_all_dns_ips", "resolve_canonical_bootstrap_servers_only"}, noEffect: true},
 		{name: "metadata.recovery.strategy", typ: typeString, def: "rebootstrap", oneOf: []string{"none", "rebootstrap"}, fold: true, noEffect: true},
 		{name: "metadata.recovery.rebootstrap.trigger.ms", typ: typeLong, def: "300000", valid: atLeast(0), noEffect: true},
-		{name: "metrics.sample.window.ms", typ: typeLong, def: "30000", valid: atLeast(0), noEffect: true},
-		{name: "metrics.num.samples", typ: typeInt, def: "2", valid: atLeast(1), noEffect: true},
-		{name: "metrics.recording.level", typ: typeString, def: "INFO", oneOf: []string{"INFO", "DEBUG", "TRACE"}, noEffect: true},
 		{name: "metric.reporters", typ: typeList, noEffect: true},
 		{name: "enable.metrics.push", typ: typeBool, def: "true", noEffect: true},
 	}
@@ -270,16 +274,6 @@ func nonEmpty(v string) error {
 		return errors.New("must not be empty")
 	}
 	return nil
-}
-
-// checkGzipLevel mirrors Java's GzipCompression level validator: -1
-// (Deflater.DEFAULT_COMPRESSION) or 1..9.
-func checkGzipLevel(v string) error {
-	n, _ := strconv.Atoi(strings.TrimSpace(v))
-	if n == -1 || (n >= 1 && n <= 9) {
-		return nil
-	}
-	return errors.New("must be -1 or between 1 and 9")
 }
 
 func checkBootstrap(v string) error {
@@ -410,6 +404,9 @@ type producerConfig struct {
 	connMaxIdle     time.Duration
 	connSetupTO     time.Duration
 
+	metricsWindow  time.Duration
+	metricsSamples int
+
 	// notes are the adjustments made silently (Java logs them at info or
 	// warn), logged by NewProducer.
 	notes []string
@@ -490,6 +487,8 @@ func parseProducerConfig(cfg Config, extra func(name string) bool) (*producerCon
 	pc.reconnectMax = ms("reconnect.backoff.max.ms")
 	pc.connMaxIdle = ms("connections.max.idle.ms")
 	pc.connSetupTO = ms("socket.connection.setup.timeout.ms")
+	pc.metricsWindow = ms("metrics.sample.window.ms")
+	pc.metricsSamples = int(i64("metrics.num.samples"))
 	pc.transactionalID = get("transactional.id")
 	pc.txnTimeoutMs = int32(i64("transaction.timeout.ms"))
 

@@ -2,13 +2,16 @@ package kafka
 
 import (
 	"errors"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/samsa-io/samsa/internal/record"
+	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 func parse(t *testing.T, kv ...string) (*producerConfig, error) {
@@ -77,9 +80,13 @@ func TestConfigDefaults(t *testing.T) {
 	if len(ProducerConfigNames()) < 40 {
 		t.Errorf("only %d settings", len(ProducerConfigNames()))
 	}
-	pc, err = parse(t, "metrics.num.samples", "3")
-	if err != nil || len(pc.notes) != 1 || !strings.Contains(pc.notes[0], "metrics.num.samples") {
+	pc, err = parse(t, "client.dns.lookup", "use_all_dns_ips")
+	if err != nil || len(pc.notes) != 1 || !strings.Contains(pc.notes[0], "client.dns.lookup") {
 		t.Errorf("no-effect setting: %v %v", pc.notes, err)
+	}
+	pc, err = parse(t, "metrics.num.samples", "3", "metrics.sample.window.ms", "1000")
+	if err != nil || len(pc.notes) != 0 || pc.metricsSamples != 3 || pc.metricsWindow != time.Second {
+		t.Errorf("metrics settings: %d samples of %v, notes %v, %v", pc.metricsSamples, pc.metricsWindow, pc.notes, err)
 	}
 }
 
@@ -256,5 +263,56 @@ func TestConfigPluginSettings(t *testing.T) {
 	_, err = NewProducer(cfg, ByteArraySerializer{}, ByteArraySerializer{})
 	if !errors.As(err, &ce) || ce.Name != "key.serializer.encoding" || !strings.Contains(err.Error(), "unknown") {
 		t.Errorf("unclaimed: %v", err)
+	}
+}
+
+// TestCompressionLevels checks that compression.<codec>.level takes
+// effect: the same records compress smaller at a codec's highest level
+// than at its fastest, and the extremes of Java's ranges are accepted.
+func TestCompressionLevels(t *testing.T) {
+	checkLeaks(t)
+	c := newFake(t, kfake.SeedTopics(1, "t"))
+	rng := rand.New(rand.NewPCG(9, 9))
+	words := strings.Fields("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau")
+	values := make([]string, 300)
+	for i := range values {
+		var b strings.Builder
+		for b.Len() < 200 {
+			b.WriteString(words[rng.IntN(len(words))])
+			b.WriteString(strconv.Itoa(rng.IntN(50)))
+		}
+		values[i] = b.String()
+	}
+	ratio := func(kv ...string) float64 {
+		t.Helper()
+		p := startProducer(t, testConfig(c.ListenAddrs(), append([]string{"linger.ms", "1000", "batch.size", "1000000"}, kv...)...),
+			StringSerializer{}, StringSerializer{})
+		ctx := testCtx(t)
+		for _, v := range values {
+			p.Send(ctx, ProducerRecord[string, string]{Topic: "t", Partition: new(int32(0)), Value: v})
+		}
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		r, _ := p.Metrics().Value("compression-rate-avg")
+		if errs, _ := p.Metrics().Value("record-error-total"); errs != 0 {
+			t.Fatalf("%v: %v records failed", kv, errs)
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		codec, setting, fast, best string
+	}{
+		{"gzip", "compression.gzip.level", "1", "9"},
+		{"lz4", "compression.lz4.level", "1", "17"},
+		{"zstd", "compression.zstd.level", "-131072", "22"},
+	} {
+		fast := ratio("compression.type", tc.codec, tc.setting, tc.fast)
+		best := ratio("compression.type", tc.codec, tc.setting, tc.best)
+		def := ratio("compression.type", tc.codec)
+		t.Logf("%s: level %s %.3f, default %.3f, level %s %.3f", tc.codec, tc.fast, fast, def, tc.best, best)
+		if !(best < fast) || !(def > 0 && def < 1) {
+			t.Errorf("%s: compressed to %.3f at level %s and %.3f at level %s (default %.3f)", tc.codec, fast, tc.fast, best, tc.best, def)
+		}
 	}
 }

@@ -230,11 +230,16 @@ func (c *brokerConn) send(req kmsg.Request, noResponse bool, cb func(kmsg.Respon
 		}
 	}
 
-	buf := c.fmtr.AppendRequest(c.wbuf[:0], req, corr)
 	_ = c.nc.SetWriteDeadline(now.Add(c.opts.requestTimeout))
-	_, err := c.nc.Write(buf)
-	if cap(buf) <= 1<<20 {
-		c.wbuf = buf[:0]
+	var err error
+	if pr, ok := req.(*produceRequest); ok {
+		err = c.writeProduce(pr, corr)
+	} else {
+		buf := c.fmtr.AppendRequest(c.wbuf[:0], req, corr)
+		_, err = c.nc.Write(buf)
+		if cap(buf) <= 1<<20 {
+			c.wbuf = buf[:0]
+		}
 	}
 	c.wmu.Unlock()
 	if err != nil {
@@ -249,6 +254,42 @@ func (c *brokerConn) send(req kmsg.Request, noResponse bool, cb func(kmsg.Respon
 		cb(nil, nil)
 	}
 	return nil
+}
+
+// produceRequest is a produce request whose record batches are written
+// from their own buffers, never copied into the request's: the embedded
+// kmsg request carries the version and decodes the response, topics the
+// contents (which kmsg's Topics would duplicate).
+type produceRequest struct {
+	*kmsg.ProduceRequest
+	topics []produceTopic
+}
+
+// writeProduce writes a produce request with one vectored write (writev)
+// of its encoded fields and batches. On a connection that is not a plain
+// TCP connection (a custom dialer's), the frame is assembled and written
+// at once instead, as other requests are.
+// REQUIRES: c.wmu held.
+func (c *brokerConn) writeProduce(pr *produceRequest, corr int32) error {
+	segs, scratch := produceSegments(c.wbuf[:0], pr.Version, corr, c.opts.clientID, pr.Acks, pr.TimeoutMillis, pr.topics)
+	if cap(scratch) <= 1<<20 {
+		c.wbuf = scratch[:0]
+	}
+	if _, ok := c.nc.(*net.TCPConn); ok {
+		bufs := net.Buffers(segs)
+		_, err := bufs.WriteTo(c.nc)
+		return err
+	}
+	size := 0
+	for _, s := range segs {
+		size += len(s)
+	}
+	frame := make([]byte, 0, size)
+	for _, s := range segs {
+		frame = append(frame, s...)
+	}
+	_, err := c.nc.Write(frame)
+	return err
 }
 
 // request sends req and waits for its response or ctx.

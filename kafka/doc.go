@@ -33,6 +33,21 @@
 // delivery.timeout.ms, whether queued or in flight, and obtains the
 // producer id of the idempotent producer.
 //
+// # Memory
+//
+// As in Java, buffer.memory is handed out in batch buffers: a new batch
+// takes batch.size bytes (or, for a record that does not fit in
+// batch.size, just enough for it) and gives them back once its records
+// have their outcome. Records are encoded straight into their batch's
+// buffer; an uncompressed batch is written to the socket from that buffer
+// (one vectored write per request, no copy), a compressed one is
+// compressed into it. Buffers of batch.size are recycled. So the memory
+// of queued and in-flight records stays within buffer.memory, plus one
+// compression buffer per broker; a Send that finds none left waits up to
+// max.block.ms. A batch is never larger than max.request.size, nor than
+// buffer.memory (Java would fail every Send when batch.size exceeds
+// buffer.memory).
+//
 // # Sending
 //
 // There are three ways to send, as in the Java client:
@@ -96,11 +111,13 @@
 // org.apache.kafka.clients.producer.RoundRobinPartitioner), interceptors
 // with WithInterceptors (interceptor.classes must be empty). Serializers,
 // partitioners and interceptors that read settings of their own claim them
-// with ConfigAcceptor. Settings accepted for compatibility but without
-// effect yet: client.dns.lookup, metadata.recovery.*, metrics.*,
-// metric.reporters, enable.metrics.push, and compression.*.level (the
-// codecs use their default levels). security.protocol must be PLAINTEXT
-// and transactional.id is refused: TLS, SASL and transactions are not
+// with ConfigAcceptor. compression.gzip.level, compression.lz4.level and
+// compression.zstd.level (KIP-390) set the level of the codec chosen by
+// compression.type, validated with Java's ranges. client.id defaults to
+// producer-N, as in Java. Settings accepted for compatibility but without
+// effect: client.dns.lookup, metadata.recovery.*, metric.reporters and
+// enable.metrics.push. security.protocol must be PLAINTEXT and
+// transactional.id is refused: TLS, SASL and transactions are not
 // implemented yet.
 //
 // # Partitioning
@@ -150,11 +167,29 @@
 // delivery.timeout.ms. Messages name the setting to change when there is
 // one.
 //
+// # Metrics
+//
+// Producer.Metrics returns the Java producer's metrics under their Java
+// names, groups (producer-metrics, producer-topic-metrics) and tags
+// (client-id, topic): record-send-rate and -total, record-error-rate,
+// record-retry-rate, batch-size-avg and -max, records-per-request-avg,
+// compression-rate-avg, request-latency-avg and -max,
+// record-queue-time-avg, record-size-avg, buffer-total-bytes,
+// buffer-available-bytes, bufferpool-wait-time-ns-total, waiting-threads,
+// produce-throttle-time-avg and -max, requests-in-flight, metadata-age,
+// batch-split-rate, and per topic record-send, byte, compression-rate,
+// record-retry and record-error. Rates, averages and maxima cover the last
+// metrics.num.samples windows of metrics.sample.window.ms, as Java's
+// sampled statistics do; an average or maximum with nothing recorded in
+// that time is NaN, as in Java. Producer.WritePrometheus writes them in
+// the Prometheus text format for a /metrics endpoint. Recording happens
+// per batch and per request, never per record, so that metrics cost the
+// send path nothing.
+//
 // # Not yet
 //
-// Transactions, TLS and SASL, metrics, compression levels
-// (compression.*.level) and produce by topic id (Produce v13) are not
-// implemented.
+// Transactions, TLS and SASL, and produce by topic id (Produce v13) are
+// not implemented.
 //
 // A batch the broker refuses as larger than its message.max.bytes
 // (MESSAGE_TOO_LARGE) is split in two and sent again, as Java does, down

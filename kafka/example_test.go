@@ -53,3 +53,48 @@ func Example_sendModes() {
 	// sync: CustomerCountry 0 1
 	// async: CustomerCountry 0 2
 }
+
+// Reading the producer's metrics, as Java's producer.metrics() does, and
+// serving them to Prometheus.
+func ExampleProducer_Metrics() {
+	cluster, err := kfake.NewCluster(kfake.SeedTopics(1, "CustomerCountry"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer cluster.Close()
+
+	cfg := kafka.Config{
+		"bootstrap.servers": strings.Join(cluster.ListenAddrs(), ","),
+		"client.id":         "billing",
+	}
+	p, err := kafka.NewProducer(cfg, kafka.StringSerializer{}, kafka.StringSerializer{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx := context.Background()
+	defer p.Close(ctx)
+	for _, customer := range []string{"Precision Products", "Biomedical Materials", "Banana"} {
+		if _, err := p.Send(ctx, kafka.ProducerRecord[string, string]{Topic: "CustomerCountry", Key: customer, Value: "USA"}).Get(ctx); err != nil {
+			log.Fatal(err)
+		}
+	}
+	metrics := p.Metrics()
+	sent, _ := metrics.Value("record-send-total")
+	failed, _ := metrics.Value("record-error-total")
+	perTopic, _ := metrics.TopicValue("CustomerCountry", "record-send-total")
+	fmt.Println("sent:", sent, "failed:", failed, "to CustomerCountry:", perTopic)
+
+	// An HTTP handler for /metrics would call p.WritePrometheus(w).
+	var b strings.Builder
+	if err := p.WritePrometheus(&b); err != nil {
+		log.Fatal(err)
+	}
+	for _, line := range strings.Split(b.String(), "\n") {
+		if strings.HasPrefix(line, "kafka_producer_record_send_total") {
+			fmt.Println(line)
+		}
+	}
+	// Output:
+	// sent: 3 failed: 0 to CustomerCountry: 3
+	// kafka_producer_record_send_total{client_id="billing"} 3
+}

@@ -43,6 +43,9 @@ type topicMeta struct {
 	partitions []PartitionInfo
 	// available lists the partitions that have a leader.
 	available []int32
+	// use is where Sends mark the topic used; nil for a topic the
+	// producer did not ask about.
+	use *topicUse
 }
 
 // Nodes returns the brokers, ordered by id.

@@ -78,7 +78,7 @@ func TestPickStickyWeights(t *testing.T) {
 	}
 }
 
-func testCluster(topic string, n int, leaderless ...int32) *Cluster {
+func snapshotCluster(topic string, n int, leaderless ...int32) *Cluster {
 	node := &Node{ID: 1, Host: "h", Port: 1}
 	tm := &topicMeta{name: topic}
 	for i := range n {
@@ -97,7 +97,7 @@ func testCluster(topic string, n int, leaderless ...int32) *Cluster {
 }
 
 func TestRoundRobinPartitioner(t *testing.T) {
-	cl := testCluster("t", 4, 2)
+	cl := snapshotCluster("t", 4, 2)
 	rr := &RoundRobinPartitioner{}
 	var got []int32
 	for range 6 {
@@ -116,7 +116,7 @@ func TestRoundRobinPartitioner(t *testing.T) {
 }
 
 func TestClusterAccessors(t *testing.T) {
-	cl := testCluster("t", 3, 1)
+	cl := snapshotCluster("t", 3, 1)
 	if n, ok := cl.PartitionCountForTopic("t"); !ok || n != 3 {
 		t.Errorf("count %d %v", n, ok)
 	}

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/samsa-io/samsa/internal/record"
 )
 
 // ProducerRecord is a record to send (Java's ProducerRecord).
@@ -88,6 +86,8 @@ type Producer[K, V any] struct {
 	core         *core
 	keySer       Serializer[K]
 	valSer       Serializer[V]
+	keyPlain     headerless[K] // keySer, if built in
+	valPlain     headerless[V]
 	partitioner  Partitioner // nil: the built-in partitioner
 	interceptors []ProducerInterceptor[K, V]
 	keyNilable   bool
@@ -141,6 +141,11 @@ func NewProducer[K, V any](cfg Config, keySer Serializer[K], valSer Serializer[V
 	if err := valSer.Configure(cfg, false); err != nil {
 		return nil, err
 	}
+	if pc.clientID == "" {
+		// Java names unnamed producers producer-1, producer-2, ...: the
+		// name goes in request headers and metric tags.
+		pc.clientID = fmt.Sprintf("producer-%d", clientIDSeq.Add(1))
+	}
 	log := o.logger
 	if log == nil {
 		log = slog.Default()
@@ -152,8 +157,16 @@ func NewProducer[K, V any](cfg Config, keySer Serializer[K], valSer Serializer[V
 	if part == nil && pc.partitionerClass != "" {
 		part = &RoundRobinPartitioner{}
 	}
+	var onAck func(RecordMetadata, error)
+	if len(ics) > 0 {
+		onAck = func(md RecordMetadata, err error) {
+			for _, ic := range ics {
+				ic.OnAcknowledgement(md, err)
+			}
+		}
+	}
 	p := &Producer[K, V]{
-		core:         newCore(pc, log, o.dial),
+		core:         newCore(pc, log, o.dial, onAck),
 		keySer:       keySer,
 		valSer:       valSer,
 		partitioner:  part,
@@ -162,8 +175,13 @@ func NewProducer[K, V any](cfg Config, keySer Serializer[K], valSer Serializer[V
 		valNilable:   nilable[V](),
 		closeDone:    make(chan struct{}),
 	}
+	p.keyPlain, _ = keySer.(headerless[K])
+	p.valPlain, _ = valSer.(headerless[V])
 	return p, nil
 }
+
+// clientIDSeq numbers producers without a client.id.
+var clientIDSeq atomic.Int64
 
 func nilable[T any]() bool {
 	k := reflect.TypeFor[T]().Kind()
@@ -182,7 +200,7 @@ func isNull[T any](nilable bool, v T) bool {
 // Get to wait for the answer (a synchronous send).
 func (p *Producer[K, V]) Send(ctx context.Context, rec ProducerRecord[K, V]) *Future {
 	f := newFuture()
-	p.send(ctx, rec, f.complete)
+	p.send(ctx, rec, nil, f)
 	return f
 }
 
@@ -192,97 +210,127 @@ func (p *Producer[K, V]) Send(ctx context.Context, rec ProducerRecord[K, V]) *Fu
 // before SendWithCallback returns; it must not block, and must not call
 // Flush or Close. Callbacks of one partition run in send order.
 func (p *Producer[K, V]) SendWithCallback(ctx context.Context, rec ProducerRecord[K, V], cb func(RecordMetadata, error)) {
-	if cb == nil {
-		cb = func(RecordMetadata, error) {}
-	}
-	p.send(ctx, rec, cb)
+	p.send(ctx, rec, cb, nil)
 }
 
-func (p *Producer[K, V]) send(ctx context.Context, rec ProducerRecord[K, V], user func(RecordMetadata, error)) {
-	complete := user
-	if len(p.interceptors) > 0 {
-		complete = func(md RecordMetadata, err error) {
-			for _, ic := range p.interceptors {
-				ic.OnAcknowledgement(md, err)
-			}
-			user(md, err)
-		}
-	}
-	fail := func(partition int32, err error) {
-		complete(RecordMetadata{Topic: rec.Topic, Partition: partition, Offset: -1, SerializedKeySize: -1, SerializedValueSize: -1}, err)
-	}
+// send is Java's KafkaProducer.doSend: interceptors, serializers,
+// metadata, partitioner, size checks, then the accumulator.
+func (p *Producer[K, V]) send(ctx context.Context, rec ProducerRecord[K, V], cb func(RecordMetadata, error), fut *Future) {
+	c := p.core
 	if p.closed.Load() {
-		fail(-1, wrapErr(ErrProducerClosed, "cannot send after the producer is closed"))
+		c.failRecord(rec.Topic, -1, cb, fut, wrapErr(ErrProducerClosed, "cannot send after the producer is closed"))
 		return
 	}
 	for _, ic := range p.interceptors {
 		rec = ic.OnSend(rec)
 	}
-	c := p.core
-	start := time.Now()
-	deadline := start.Add(c.cfg.maxBlock)
-
-	keyBytes, valBytes, headers, err := p.serialize(rec)
+	key, value, headers, err := p.serialize(rec)
 	if err != nil {
-		fail(-1, err)
+		c.failRecord(rec.Topic, -1, cb, fut, err)
 		return
 	}
-
 	want := int32(-1)
 	if rec.Partition != nil {
 		if want = *rec.Partition; want < 0 {
-			fail(want, wrapErr(ErrInvalidPartition, "partition %d of record for topic %s is negative", want, rec.Topic))
+			c.failRecord(rec.Topic, want, cb, fut, wrapErr(ErrInvalidPartition, "partition %d of record for topic %s is negative", want, rec.Topic))
 			return
 		}
 	}
-	cl, err := c.client.waitTopic(ctx, c.closing, rec.Topic, want, deadline, c.cfg.maxBlock)
+	// max.block.ms bounds the waits for metadata and for buffer memory
+	// together; the clock starts at the first wait.
+	var deadline time.Time
+	cl, tm, ok := c.client.topicNow(rec.Topic, want)
+	if !ok {
+		deadline = time.Now().Add(c.cfg.maxBlock)
+		if cl, tm, err = c.client.waitTopic(ctx, c.closing, rec.Topic, want, deadline, c.cfg.maxBlock); err != nil {
+			c.failRecord(rec.Topic, want, cb, fut, err)
+			return
+		}
+	}
+	partition, err := p.choosePartition(rec, want, key, value, cl, tm)
 	if err != nil {
-		fail(want, err)
+		c.failRecord(rec.Topic, want, cb, fut, err)
 		return
 	}
-	partition, err := p.choosePartition(rec, want, keyBytes, valBytes, cl)
-	if err != nil {
-		fail(want, err)
-		return
-	}
-
-	ts := rec.Timestamp
-	if ts.IsZero() {
-		ts = start
-	}
-	size := estimateSize(keyBytes, valBytes, headers)
+	size := estimateSize(key, value, headers)
 	if size > c.cfg.maxRequest {
-		fail(partition, wrapErr(ErrRecordTooLarge, "the record is %d bytes when serialized, which is larger than %d, the value of max.request.size", size, c.cfg.maxRequest))
+		c.failRecord(rec.Topic, partition, cb, fut, wrapErr(ErrRecordTooLarge, "the record is %d bytes when serialized, which is larger than %d, the value of max.request.size", size, c.cfg.maxRequest))
 		return
 	}
 	if int64(size) > c.cfg.bufferMemory {
-		fail(partition, wrapErr(ErrRecordTooLarge, "the record is %d bytes when serialized, which is larger than the total memory buffer configured with buffer.memory (%d)", size, c.cfg.bufferMemory))
+		c.failRecord(rec.Topic, partition, cb, fut, wrapErr(ErrRecordTooLarge, "the record is %d bytes when serialized, which is larger than the total memory buffer configured with buffer.memory (%d)", size, c.cfg.bufferMemory))
 		return
 	}
-	if err := c.pool.acquire(ctx, c.closing, int64(size), deadline, c.cfg.maxBlock); err != nil {
-		fail(partition, err)
-		return
+	var ts int64
+	if rec.Timestamp.IsZero() {
+		ts = time.Now().UnixMilli()
+	} else {
+		ts = rec.Timestamp.UnixMilli()
 	}
-	pr := &pendingRecord{
-		key:       keyBytes,
-		value:     valBytes,
+	req := appendReq{
+		topic:     rec.Topic,
+		tm:        tm,
+		partition: partition,
+		key:       key,
+		value:     value,
 		headers:   headers,
-		timestamp: ts.UnixMilli(),
-		keySize:   sizeOrNull(keyBytes),
-		valueSize: sizeOrNull(valBytes),
-		size:      size,
-		complete:  complete,
+		meta: recMeta{
+			callback:  cb,
+			future:    fut,
+			timestamp: ts,
+			keySize:   sizeOrNull(key),
+			valueSize: sizeOrNull(value),
+		},
 	}
-	if partition, err = c.acc.append(rec.Topic, partition, pr, size, cl); err != nil {
-		c.pool.release(int64(size))
-		fail(partition, err)
+	for {
+		part, need, err := c.acc.append(&req)
+		if err != nil {
+			c.failRecord(rec.Topic, part, cb, fut, err)
+			return
+		}
+		if need == 0 {
+			return
+		}
+		buf, ok := c.pool.tryAllocate(need)
+		if !ok {
+			if deadline.IsZero() {
+				deadline = time.Now().Add(c.cfg.maxBlock)
+			}
+			if buf, err = c.pool.allocate(ctx, c.closing, need, deadline, c.cfg.maxBlock); err != nil {
+				if errors.Is(err, ErrBufferExhausted) {
+					c.metrics.bufferExhausted.Add(1)
+				}
+				c.failRecord(rec.Topic, part, cb, fut, err)
+				return
+			}
+		}
+		req.buf, req.alloc = buf, need
 	}
 }
 
 // serialize runs the serializers; a nil pointer or interface is null
-// without them. Serializers may add headers, to a copy of the record's.
-func (p *Producer[K, V]) serialize(rec ProducerRecord[K, V]) (key, value []byte, _ []record.RecordHeader, err error) {
-	headers := slices.Clone(rec.Headers)
+// without them. Serializers may add headers, to a copy of the record's;
+// the built-in ones do not, and are called without.
+func (p *Producer[K, V]) serialize(rec ProducerRecord[K, V]) (key, value []byte, headers Headers, err error) {
+	if p.keyPlain == nil || p.valPlain == nil {
+		return p.serializeHeaders(rec)
+	}
+	if !isNull(p.keyNilable, rec.Key) {
+		if key, err = p.keyPlain.serialize(rec.Key); err != nil {
+			return nil, nil, nil, serializeErr("key", rec.Topic, err)
+		}
+	}
+	if !isNull(p.valNilable, rec.Value) {
+		if value, err = p.valPlain.serialize(rec.Value); err != nil {
+			return nil, nil, nil, serializeErr("value", rec.Topic, err)
+		}
+	}
+	return key, value, rec.Headers, nil
+}
+
+// serializeHeaders is serialize with serializers that may add headers.
+func (p *Producer[K, V]) serializeHeaders(rec ProducerRecord[K, V]) (key, value []byte, headers Headers, err error) {
+	headers = slices.Clone(rec.Headers)
 	if !isNull(p.keyNilable, rec.Key) {
 		if key, err = p.keySer.Serialize(rec.Topic, &headers, rec.Key); err != nil {
 			return nil, nil, nil, serializeErr("key", rec.Topic, err)
@@ -293,28 +341,24 @@ func (p *Producer[K, V]) serialize(rec ProducerRecord[K, V]) (key, value []byte,
 			return nil, nil, nil, serializeErr("value", rec.Topic, err)
 		}
 	}
-	rh := make([]record.RecordHeader, len(headers))
-	for i, h := range headers {
-		rh[i] = record.RecordHeader{Key: h.Key, Value: h.Value}
-	}
-	return key, value, rh, nil
+	return key, value, headers, nil
 }
 
-func sizeOrNull(b []byte) int {
+func sizeOrNull(b []byte) int32 {
 	if b == nil {
 		return -1
 	}
-	return len(b)
+	return int32(len(b))
 }
 
 // choosePartition applies, in order: the record's partition, a custom
 // partitioner, the key's murmur2 hash, or -1 for the accumulator's uniform
 // sticky choice (no key, or partitioner.ignore.keys).
-func (p *Producer[K, V]) choosePartition(rec ProducerRecord[K, V], want int32, keyBytes, valBytes []byte, cl *Cluster) (int32, error) {
+func (p *Producer[K, V]) choosePartition(rec ProducerRecord[K, V], want int32, keyBytes, valBytes []byte, cl *Cluster, tm *topicMeta) (int32, error) {
 	if want >= 0 {
 		return want, nil
 	}
-	n, _ := cl.PartitionCountForTopic(rec.Topic)
+	n := len(tm.partitions)
 	if p.partitioner != nil {
 		var key, val any
 		if keyBytes != nil || !isNull(p.keyNilable, rec.Key) {
@@ -362,9 +406,12 @@ func (p *Producer[K, V]) PartitionsFor(ctx context.Context, topic string) ([]Par
 		return nil, wrapErr(ErrProducerClosed, "cannot get partitions after the producer is closed")
 	}
 	c := p.core
-	cl, err := c.client.waitTopic(ctx, c.closing, topic, -1, time.Now().Add(c.cfg.maxBlock), c.cfg.maxBlock)
-	if err != nil {
-		return nil, err
+	cl, _, ok := c.client.topicNow(topic, -1)
+	if !ok {
+		var err error
+		if cl, _, err = c.client.waitTopic(ctx, c.closing, topic, -1, time.Now().Add(c.cfg.maxBlock), c.cfg.maxBlock); err != nil {
+			return nil, err
+		}
 	}
 	return cl.PartitionsForTopic(topic), nil
 }

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"math"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/samsa-io/samsa/internal/record"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -19,11 +21,14 @@ import (
 // nodeSender per broker, one producer-id request at a time; all stop when
 // stop is closed and are waited for by Close.
 type core struct {
-	cfg    *producerConfig
-	log    *slog.Logger
-	client *client
-	pool   *memoryPool
-	acc    *accumulator
+	cfg     *producerConfig
+	log     *slog.Logger
+	client  *client
+	pool    *bufferPool
+	acc     *accumulator
+	metrics *producerMetrics
+	// onAck runs the interceptors' OnAcknowledgement, or is nil.
+	onAck func(RecordMetadata, error)
 
 	closing chan struct{}   // closed when Close begins: blocked Sends give up
 	ctx     context.Context // canceled when Close ends: goroutines exit
@@ -39,21 +44,25 @@ type core struct {
 	senders   map[int32]*nodeSender // REQUIRES: sendersMu held
 }
 
-func newCore(cfg *producerConfig, log *slog.Logger, dial dialFunc) *core {
+func newCore(cfg *producerConfig, log *slog.Logger, dial dialFunc, onAck func(RecordMetadata, error)) *core {
 	c := &core{
 		cfg:         cfg,
 		log:         log,
+		onAck:       onAck,
 		closing:     make(chan struct{}),
 		managerWake: make(chan struct{}, 1),
 		senders:     map[int32]*nodeSender{},
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.pool = &memoryPool{total: cfg.bufferMemory, avail: cfg.bufferMemory, onWait: func() { c.wakeNode(-1) }}
-	c.acc = newAccumulator(cfg, c.pool)
+	c.pool = newBufferPool(cfg.bufferMemory, batchBufferSize(cfg))
+	c.pool.onWait = func() { c.wakeNode(-1) }
+	c.client = newClient(cfg, log, dial)
+	c.metrics = newProducerMetrics(cfg, c.pool, c.client)
+	c.acc = newAccumulator(cfg, c.pool, c.metrics)
 	c.acc.wakeNode = c.wakeNode
 	c.acc.wakeManager = c.wakeManagerNow
 	c.acc.onNewBatch = c.onNewBatch
-	c.client = newClient(cfg, log, dial)
+	c.acc.cluster = c.client.cluster
 	c.wg.Add(1)
 	go c.manage()
 	return c
@@ -89,25 +98,27 @@ func (c *core) wakeNode(node int32) {
 	}
 }
 
-// runCompletions frees the memory of finished batches and delivers their
-// records' outcomes: interceptors, callbacks, futures, in record order.
+// runCompletions delivers the outcomes of finished batches' records:
+// interceptors, callbacks, futures, in record order. (Their buffers went
+// back to the pool when they finished.)
 func (c *core) runCompletions(done []completion) {
 	for _, d := range done {
-		c.pool.release(d.b.memory)
-	}
-	for _, d := range done {
 		b := d.b
-		for _, r := range b.recs {
+		if d.err != nil {
+			c.metrics.recordErrors(b.tp.topic, len(b.recs))
+		}
+		for i := range b.recs {
+			r := &b.recs[i]
 			md := RecordMetadata{
 				Topic:               b.tp.topic,
 				Partition:           b.tp.partition,
 				Offset:              -1,
-				SerializedKeySize:   r.keySize,
-				SerializedValueSize: r.valueSize,
+				SerializedKeySize:   int(r.keySize),
+				SerializedValueSize: int(r.valueSize),
 			}
 			if d.err == nil {
 				if d.baseOffset >= 0 {
-					md.Offset = d.baseOffset + int64(r.offsetDelta)
+					md.Offset = d.baseOffset + int64(i)
 				}
 				ts := r.timestamp
 				if d.appendTime >= 0 {
@@ -115,13 +126,38 @@ func (c *core) runCompletions(done []completion) {
 				}
 				md.Timestamp = time.UnixMilli(ts)
 			}
-			r.complete(md, d.err)
+			c.deliver(r.callback, r.future, md, d.err)
 		}
+		recs := b.recs
+		b.recs = nil
+		clear(recs)
+		*b.recsHolder = recs[:0]
+		recsPool.Put(b.recsHolder)
+		b.recsHolder = nil
 		close(b.done)
 		if b.onDone != nil {
 			b.onDone()
 		}
 	}
+}
+
+// deliver gives one record its outcome.
+func (c *core) deliver(cb func(RecordMetadata, error), fut *Future, md RecordMetadata, err error) {
+	if c.onAck != nil {
+		c.onAck(md, err)
+	}
+	if cb != nil {
+		cb(md, err)
+	}
+	if fut != nil {
+		fut.complete(md, err)
+	}
+}
+
+// failRecord fails a record before it reached a batch.
+func (c *core) failRecord(topic string, partition int32, cb func(RecordMetadata, error), fut *Future, err error) {
+	c.metrics.recordErrors(topic, 1)
+	c.deliver(cb, fut, RecordMetadata{Topic: topic, Partition: partition, Offset: -1, SerializedKeySize: -1, SerializedValueSize: -1}, err)
 }
 
 // manage is the manager goroutine: it expires batches past
@@ -284,6 +320,7 @@ func (c *core) ensureSenders(cl *Cluster) {
 type produceResult struct {
 	conn    *brokerConn
 	batches []*batch
+	sent    time.Time
 	resp    kmsg.Response
 	err     error
 }
@@ -302,6 +339,8 @@ type nodeSender struct {
 	inFlight      int
 	throttleUntil time.Time
 	connFails     int
+	// compressed is scratch space for compressing one batch.
+	compressed []byte
 }
 
 func (s *nodeSender) poke() {
@@ -365,7 +404,7 @@ func (s *nodeSender) sendReady() time.Time {
 		if len(batches) == 0 {
 			return next
 		}
-		req, failed := s.buildRequest(batches)
+		req, failed := s.buildRequest(batches, now)
 		if len(failed) > 0 {
 			c.runCompletions(failed)
 		}
@@ -374,11 +413,13 @@ func (s *nodeSender) sendReady() time.Time {
 		}
 		conn := s.conn
 		s.inFlight++
+		c.metrics.inFlight.Add(1)
 		err := conn.send(req, c.cfg.acks == 0, func(resp kmsg.Response, err error) {
-			s.results <- produceResult{conn: conn, batches: batches, resp: resp, err: err}
+			s.results <- produceResult{conn: conn, batches: batches, sent: now, resp: resp, err: err}
 		})
 		if err != nil {
 			s.inFlight--
+			c.metrics.inFlight.Add(-1)
 			c.acc.undrain(batches)
 			s.conn = nil
 			return time.Now().Add(jitter(c.cfg.reconnect))
@@ -390,37 +431,37 @@ func (s *nodeSender) sendReady() time.Time {
 // buildRequest encodes the batches (outside the accumulator's lock: they
 // belong to this sender now) into a produce request. Batches that fail to
 // encode are finished with the error.
-func (s *nodeSender) buildRequest(batches []*batch) (*kmsg.ProduceRequest, []completion) {
+func (s *nodeSender) buildRequest(batches []*batch, now time.Time) (*produceRequest, []completion) {
 	c := s.c
-	req := kmsg.NewPtrProduceRequest()
+	req := &produceRequest{ProduceRequest: kmsg.NewPtrProduceRequest()}
 	req.Acks = c.cfg.acks
 	req.TimeoutMillis = int32(c.cfg.requestTO / time.Millisecond)
-	topicIdx := map[string]int{}
-	var failed []*batch
-	var failErr error
+	var (
+		failed  []*batch
+		failErr error
+		records int
+		bytes   int
+	)
 	for _, b := range batches {
-		if b.wire == nil {
-			b.builder.ProducerID, b.builder.ProducerEpoch, b.builder.BaseSequence = b.pid, b.epoch, b.seq
-			wire, err := b.builder.Build(nil)
-			if err != nil {
-				failed = append(failed, b)
-				failErr = wrapErr(ErrCorruptRecord, "encoding batch for %s: %v", b.tp, err)
-				continue
+		if err := s.encode(b, now); err != nil {
+			failed = append(failed, b)
+			failErr = wrapErr(ErrCorruptRecord, "encoding batch for %s: %v", b.tp, err)
+			continue
+		}
+		records += int(b.count)
+		bytes += len(b.wire)
+		i := len(req.topics) - 1
+		if i < 0 || req.topics[i].name != b.tp.topic {
+			i = slices.IndexFunc(req.topics, func(t produceTopic) bool { return t.name == b.tp.topic })
+			if i < 0 {
+				req.topics = append(req.topics, produceTopic{name: b.tp.topic})
+				i = len(req.topics) - 1
 			}
-			b.wire = wire
 		}
-		i, ok := topicIdx[b.tp.topic]
-		if !ok {
-			i = len(req.Topics)
-			topicIdx[b.tp.topic] = i
-			t := kmsg.NewProduceRequestTopic()
-			t.Topic = b.tp.topic
-			req.Topics = append(req.Topics, t)
-		}
-		p := kmsg.NewProduceRequestTopicPartition()
-		p.Partition = b.tp.partition
-		p.Records = b.wire
-		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
+		req.topics[i].partitions = append(req.topics[i].partitions, producePartition{partition: b.tp.partition, records: b.wire})
+	}
+	if len(failed) < len(batches) {
+		c.metrics.recordRequest(records, bytes)
 	}
 	if len(failed) == 0 {
 		return req, nil
@@ -432,23 +473,85 @@ func (s *nodeSender) buildRequest(batches []*batch) (*kmsg.ProduceRequest, []com
 	return req, done
 }
 
+// encode builds a batch's wire form the first time it is sent: the header
+// filled in and, with compression.type, the records compressed into the
+// batch's own buffer (through the sender's scratch buffer), so that memory
+// stays within buffer.memory. A retry after an epoch bump rewrites the
+// producer fields only.
+func (s *nodeSender) encode(b *batch, now time.Time) error {
+	c := s.c
+	if b.wire != nil {
+		if pid, epoch, seq := batchProducer(b.wire); pid != b.pid || epoch != b.epoch || seq != b.seq {
+			setBatchProducer(b.wire, b.pid, b.epoch, b.seq)
+		}
+		c.metrics.recordBatch(b, len(b.wire), 0, false, now)
+		return nil
+	}
+	h := batchHeader{
+		codec:           c.cfg.codec,
+		lastOffsetDelta: b.count - 1,
+		baseTimestamp:   b.baseTimestamp,
+		maxTimestamp:    b.maxTimestamp,
+		producerID:      b.pid,
+		producerEpoch:   b.epoch,
+		baseSequence:    b.seq,
+		count:           b.count,
+	}
+	uncompressed := len(b.buf)
+	if c.cfg.codec == record.None {
+		b.wire = b.buf
+	} else {
+		out, err := compressRecords(c.cfg, append(s.compressed[:0], b.buf[:record.HeaderSize]...), b.buf[record.HeaderSize:])
+		if err != nil {
+			return err
+		}
+		if len(out) <= b.limit {
+			b.wire = append(b.buf[:0], out...)
+		} else {
+			b.wire = slices.Clone(out)
+		}
+		// Keep the scratch space unless one odd batch made it huge.
+		if cap(out) <= 2*b.limit {
+			s.compressed = out[:0]
+		}
+	}
+	writeBatchHeader(b.wire, &h)
+	c.metrics.recordCompression(b.tp.topic, len(b.wire), uncompressed)
+	c.metrics.recordBatch(b, len(b.wire), uncompressed-record.HeaderSize, true, now)
+	return nil
+}
+
 // handle applies a produce response.
 func (s *nodeSender) handle(r produceResult) {
 	c := s.c
 	s.inFlight--
+	c.metrics.inFlight.Add(-1)
 	if r.err != nil && r.conn == s.conn {
 		s.conn = nil
 	}
-	var resp *kmsg.ProduceResponse
+	now := time.Now()
+	var results map[topicPartition]*partitionResult
 	if r.resp != nil {
-		resp = r.resp.(*kmsg.ProduceResponse)
+		resp := r.resp.(*kmsg.ProduceResponse)
+		c.metrics.recordResponse(now.Sub(r.sent), resp.ThrottleMillis)
 		if resp.ThrottleMillis > 0 {
 			// KIP-219: the broker answered at once but asks us to hold
 			// back for the quota's sake.
-			s.throttleUntil = time.Now().Add(time.Duration(resp.ThrottleMillis) * time.Millisecond)
+			s.throttleUntil = now.Add(time.Duration(resp.ThrottleMillis) * time.Millisecond)
+		}
+		results = make(map[topicPartition]*partitionResult, len(r.batches))
+		for ti := range resp.Topics {
+			t := &resp.Topics[ti]
+			for pi := range t.Partitions {
+				p := &t.Partitions[pi]
+				results[topicPartition{t.Topic, p.Partition}] = &partitionResult{
+					code: p.ErrorCode, message: p.ErrorMessage, baseOffset: p.BaseOffset, appendTime: p.LogAppendTime,
+				}
+			}
 		}
 	}
-	done, needMeta := c.acc.handleResponse(s.node, r.batches, resp, r.err, time.Now())
+	acks0 := r.err == nil && r.resp == nil
+	done, needMeta := c.acc.handleResponse(s.node, r.batches, results, acks0, r.err, now)
 	if needMeta {
 		c.client.requestUpdate(false)
 	}

@@ -77,11 +77,20 @@ func (noConfig) Configure(Config, bool) error { return nil }
 // Close does nothing.
 func (noConfig) Close() error { return nil }
 
+// headerless is implemented by the built-in serializers, which never add
+// headers: the producer calls them without a *Headers, which would
+// otherwise cost an allocation per record.
+type headerless[T any] interface {
+	serialize(v T) ([]byte, error)
+}
+
 // ByteArraySerializer passes bytes through; a nil slice is null.
 type ByteArraySerializer struct{ noConfig }
 
 // Serialize returns v unchanged.
 func (ByteArraySerializer) Serialize(_ string, _ *Headers, v []byte) ([]byte, error) { return v, nil }
+
+func (ByteArraySerializer) serialize(v []byte) ([]byte, error) { return v, nil }
 
 // StringSerializer writes a string's bytes. Java's StringSerializer
 // encodes with key.serializer.encoding / value.serializer.encoding /
@@ -123,6 +132,8 @@ func (StringSerializer) Serialize(_ string, _ *Headers, v string) ([]byte, error
 	return []byte(v), nil
 }
 
+func (StringSerializer) serialize(v string) ([]byte, error) { return []byte(v), nil }
+
 // IntegerSerializer writes a 4-byte big-endian int32 (Java
 // IntegerSerializer).
 type IntegerSerializer struct{ noConfig }
@@ -132,6 +143,8 @@ func (IntegerSerializer) Serialize(_ string, _ *Headers, v int32) ([]byte, error
 	return binary.BigEndian.AppendUint32(nil, uint32(v)), nil
 }
 
+func (x IntegerSerializer) serialize(v int32) ([]byte, error) { return x.Serialize("", nil, v) }
+
 // LongSerializer writes an 8-byte big-endian int64 (Java LongSerializer).
 type LongSerializer struct{ noConfig }
 
@@ -140,6 +153,8 @@ func (LongSerializer) Serialize(_ string, _ *Headers, v int64) ([]byte, error) {
 	return binary.BigEndian.AppendUint64(nil, uint64(v)), nil
 }
 
+func (x LongSerializer) serialize(v int64) ([]byte, error) { return x.Serialize("", nil, v) }
+
 // ShortSerializer writes a 2-byte big-endian int16 (Java ShortSerializer).
 type ShortSerializer struct{ noConfig }
 
@@ -147,6 +162,8 @@ type ShortSerializer struct{ noConfig }
 func (ShortSerializer) Serialize(_ string, _ *Headers, v int16) ([]byte, error) {
 	return binary.BigEndian.AppendUint16(nil, uint16(v)), nil
 }
+
+func (x ShortSerializer) serialize(v int16) ([]byte, error) { return x.Serialize("", nil, v) }
 
 // FloatSerializer writes the IEEE 754 bits of a float32, big-endian (Java
 // FloatSerializer, Float.floatToRawIntBits).
@@ -157,6 +174,8 @@ func (FloatSerializer) Serialize(_ string, _ *Headers, v float32) ([]byte, error
 	return binary.BigEndian.AppendUint32(nil, math.Float32bits(v)), nil
 }
 
+func (x FloatSerializer) serialize(v float32) ([]byte, error) { return x.Serialize("", nil, v) }
+
 // DoubleSerializer writes the IEEE 754 bits of a float64, big-endian (Java
 // DoubleSerializer).
 type DoubleSerializer struct{ noConfig }
@@ -166,12 +185,16 @@ func (DoubleSerializer) Serialize(_ string, _ *Headers, v float64) ([]byte, erro
 	return binary.BigEndian.AppendUint64(nil, math.Float64bits(v)), nil
 }
 
+func (x DoubleSerializer) serialize(v float64) ([]byte, error) { return x.Serialize("", nil, v) }
+
 // VoidSerializer always writes null (Java VoidSerializer); use it with
 // struct{} keys for records that never have one.
 type VoidSerializer struct{ noConfig }
 
 // Serialize returns nil.
 func (VoidSerializer) Serialize(string, *Headers, struct{}) ([]byte, error) { return nil, nil }
+
+func (VoidSerializer) serialize(struct{}) ([]byte, error) { return nil, nil }
 
 // UUID is a 128-bit UUID in the byte order of its string form.
 type UUID [16]byte
@@ -214,6 +237,8 @@ type UUIDSerializer struct{ noConfig }
 func (UUIDSerializer) Serialize(_ string, _ *Headers, v UUID) ([]byte, error) {
 	return []byte(v.String()), nil
 }
+
+func (x UUIDSerializer) serialize(v UUID) ([]byte, error) { return x.Serialize("", nil, v) }
 
 // SerializerFunc adapts a function to a Serializer with no configuration.
 type SerializerFunc[T any] func(topic string, headers *Headers, v T) ([]byte, error)
