@@ -21,7 +21,15 @@ import (
 	"github.com/samsa-io/samsa/internal/storage"
 )
 
-func init() { register(kmsg.Produce, 3, 12, handleProduce) }
+func init() { register(kmsg.Produce, 3, produceMaxVersion, handleProduce) }
+
+const (
+	// produceMaxVersion is the newest Produce version served.
+	produceMaxVersion = 12
+	// produceZstdMinVersion is the first Produce version that may carry
+	// zstd-compressed batches (KIP-110).
+	produceZstdMinVersion = 7
+)
 
 func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.ProduceRequest)
@@ -40,7 +48,7 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 			*sp = kmsg.NewProduceResponseTopicPartition() // CurrentLeader defaults to none
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			err := b.producePartition(t, rp, req.Acks, now, sp)
+			err := b.producePartition(t, rp, req.Version, req.Acks, now, sp)
 			if err != nil {
 				sp.ErrorCode, sp.ErrorMessage = errCode(err)
 				if sp.ErrorCode == kerr.UnknownServerError.Code {
@@ -55,7 +63,7 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 	return resp, nil
 }
 
-func (b *Broker) producePartition(t *topic, rp *kmsg.ProduceRequestTopicPartition, acks int16, now int64, sp *kmsg.ProduceResponseTopicPartition) error {
+func (b *Broker) producePartition(t *topic, rp *kmsg.ProduceRequestTopicPartition, version, acks int16, now int64, sp *kmsg.ProduceResponseTopicPartition) error {
 	if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.partitions) {
 		return errorf(kerr.UnknownTopicOrPartition, "this server does not host this topic-partition")
 	}
@@ -66,7 +74,7 @@ func (b *Broker) producePartition(t *topic, rp *kmsg.ProduceRequestTopicPartitio
 		return errorf(kerr.NotEnoughReplicas, "1 in-sync replica is fewer than min.insync.replicas=%d", t.minISR)
 	}
 	p := t.partitions[rp.Partition]
-	vb, err := validateProduce(rp.Records, t.rules, now)
+	vb, err := validateProduce(rp.Records, version, t.rules, now)
 	if err != nil {
 		return err
 	}

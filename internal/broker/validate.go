@@ -30,11 +30,11 @@ type validatedBatch struct {
 	bytes []byte
 }
 
-// validateProduce checks the records of one partition of a produce request.
-// Current clients send exactly one v2 batch per partition; anything else is
-// rejected, as Kafka does for produce v3 and later. now is the broker's clock
-// in ms.
-func validateProduce(data []byte, rules *batchRules, now int64) (validatedBatch, error) {
+// validateProduce checks the records of one partition of a produce request
+// of the given version. Current clients send exactly one v2 batch per
+// partition; anything else is rejected, as Kafka does for produce v3 and
+// later. now is the broker's clock in ms.
+func validateProduce(data []byte, version int16, rules *batchRules, now int64) (validatedBatch, error) {
 	var vb validatedBatch
 	if len(data) == 0 {
 		return vb, errorf(kerr.InvalidRecord, "produce request has no record batch")
@@ -45,9 +45,17 @@ func validateProduce(data []byte, rules *batchRules, now int64) (validatedBatch,
 	h, err := record.ParseHeader(data)
 	if err != nil {
 		if errors.Is(err, record.ErrBadMagic) {
-			return vb, errorf(kerr.UnsupportedForMessageFormat, "only message format v2 (magic 2) is accepted: %v", err)
+			// INVALID_RECORD, as Kafka's ProduceRequest.validateRecords
+			// answers any magic but 2 from produce v3 on.
+			return vb, errorf(kerr.InvalidRecord, "produce v3 and later carry only message format v2 (magic 2): %v", err)
 		}
 		return vb, errorf(kerr.CorruptMessage, "%v", err)
+	}
+	// KIP-110: a client that sends zstd must say so with produce v7 or
+	// later, so that older brokers can refuse it (Kafka's
+	// ProduceRequest.validateRecords).
+	if version < produceZstdMinVersion && h.Compression() == record.Zstd {
+		return vb, errorf(kerr.UnsupportedCompressionType, "zstd-compressed batches need produce v%d or later, got v%d", produceZstdMinVersion, version)
 	}
 	if h.Size() != len(data) {
 		if h.Size() < len(data) {
@@ -84,22 +92,28 @@ func validateProduce(data []byte, rules *batchRules, now int64) (validatedBatch,
 		builder.ProducerID, builder.ProducerEpoch, builder.BaseSequence = h.ProducerID, h.ProducerEpoch, h.BaseSequence
 	}
 	var expectDelta int32
-	err = record.EachRecord(&h, data, rules.maxDecompressed, func(r *record.Record) error {
-		if r.OffsetDelta != expectDelta {
-			return errorf(kerr.InvalidRecord, "record %d has offset delta %d; offsets must be sequential from 0", expectDelta, r.OffsetDelta)
+	err = walkRecords(&h, data, rules.maxDecompressed, func(r *recordView) error {
+		if r.offsetDelta != expectDelta {
+			return errorf(kerr.InvalidRecord, "record %d has offset delta %d; offsets must be sequential from 0", expectDelta, r.offsetDelta)
 		}
 		expectDelta++
-		ts := h.BaseTimestamp + r.TimestampDelta
+		ts := h.BaseTimestamp + r.timestampDelta
 		if !rules.logAppendTime {
 			if err := checkTimestamp(ts, now, rules); err != nil {
 				return err
 			}
 		}
-		if rules.compacted && r.Key == nil {
+		if rules.compacted && r.nullKey {
 			return errorf(kerr.InvalidRecord, "compacted topic cannot accept a record without a key")
 		}
 		if rebuild {
-			builder.Add(ts, *r)
+			// Only a batch being recompressed needs its records whole;
+			// one record's headers at a time.
+			full, _, err := record.ReadRecord(r.raw)
+			if err != nil {
+				return err
+			}
+			builder.Add(ts, full)
 		}
 		return nil
 	})
@@ -137,4 +151,132 @@ func checkTimestamp(ts, now int64, rules *batchRules) error {
 		return errorf(kerr.InvalidTimestamp, "timestamp %d is more than message.timestamp.after.max.ms=%d after the broker's time %d", ts, rules.afterMaxMs, now)
 	}
 	return nil
+}
+
+// recordView is what validation needs of one record, read without copying
+// its key, value or headers.
+type recordView struct {
+	raw            []byte // the whole record, length prefix included
+	timestampDelta int64
+	offsetDelta    int32
+	nullKey        bool
+}
+
+// walkRecords checks the structure of every record of a batch as
+// record.ReadRecord does (lengths within bounds, non-null header keys, no
+// trailing bytes, the header's record count) and calls fn with each. Keys,
+// values and headers are skipped by their lengths rather than decoded, so
+// a record with a million headers costs no memory beyond the decompressed
+// batch (Kafka's LogValidator does the same with
+// RecordBatch.skipKeyValueIterator).
+func walkRecords(h *record.Header, batch []byte, maxBytes int, fn func(r *recordView) error) error {
+	data, err := record.RecordsOf(h, batch, maxBytes)
+	if err != nil {
+		return err
+	}
+	var n int32
+	for len(data) > 0 {
+		r, used, err := skimRecord(data)
+		if err != nil {
+			return err
+		}
+		data = data[used:]
+		n++
+		if n > h.NumRecords {
+			return fmt.Errorf("%w: more records than the header's %d", record.ErrBadCount, h.NumRecords)
+		}
+		if err := fn(&r); err != nil {
+			return err
+		}
+	}
+	if n != h.NumRecords {
+		return fmt.Errorf("%w: header says %d, found %d", record.ErrBadCount, h.NumRecords, n)
+	}
+	return nil
+}
+
+// skimRecord reads one length-framed record from the start of b and returns
+// its view and the number of bytes used.
+func skimRecord(b []byte) (recordView, int, error) {
+	var r recordView
+	length, n, ok := record.ReadVarint(b)
+	if !ok || length < 0 || int(length) > len(b)-n {
+		return r, 0, fmt.Errorf("%w: record length", record.ErrBadRecords)
+	}
+	s := skimmer{b: b[n : n+int(length)]}
+	if len(s.b) < 1 {
+		return r, 0, fmt.Errorf("%w: empty record", record.ErrBadRecords)
+	}
+	s.b = s.b[1:] // attributes: unused in v2 records
+	r.timestampDelta = s.varlong()
+	r.offsetDelta = s.varint()
+	r.nullKey = s.skipBytes()
+	s.skipBytes() // value
+	headers := s.varint()
+	if s.bad || headers < 0 || int(headers) > len(s.b) {
+		return r, 0, fmt.Errorf("%w: record fields", record.ErrBadRecords)
+	}
+	for range headers {
+		if null := s.skipBytes(); null || s.bad {
+			return r, 0, fmt.Errorf("%w: record header", record.ErrBadRecords)
+		}
+		s.skipBytes() // header value, may be null
+		if s.bad {
+			return r, 0, fmt.Errorf("%w: record header", record.ErrBadRecords)
+		}
+	}
+	if len(s.b) != 0 {
+		return r, 0, fmt.Errorf("%w: %d trailing bytes in record", record.ErrBadRecords, len(s.b))
+	}
+	r.raw = b[:n+int(length)]
+	return r, n + int(length), nil
+}
+
+// skimmer reads a record's fields with bounds checks; any overrun sets bad
+// and empties b, so later reads fail too.
+type skimmer struct {
+	b   []byte
+	bad bool
+}
+
+func (s *skimmer) fail() {
+	s.bad, s.b = true, nil
+}
+
+func (s *skimmer) varint() int32 {
+	v, n, ok := record.ReadVarint(s.b)
+	if !ok {
+		s.fail()
+		return 0
+	}
+	s.b = s.b[n:]
+	return v
+}
+
+func (s *skimmer) varlong() int64 {
+	v, n, ok := record.ReadVarlong(s.b)
+	if !ok {
+		s.fail()
+		return 0
+	}
+	s.b = s.b[n:]
+	return v
+}
+
+// skipBytes skips a varint-length-prefixed byte string and reports whether
+// it was null (length -1). The length is checked against what is left.
+func (s *skimmer) skipBytes() (null bool) {
+	n := s.varint()
+	if s.bad {
+		return false
+	}
+	if n < -1 || int(n) > len(s.b) {
+		s.fail()
+		return false
+	}
+	if n == -1 {
+		return true
+	}
+	s.b = s.b[n:]
+	return false
 }

@@ -1,0 +1,60 @@
+package broker
+
+// InitProducerId, versions 0-5, for idempotent producers (KIP-98).
+//
+// v2 is flexible; v3 lets a producer send its current id and epoch to be
+// bumped after an error instead of being given a new id (KIP-360); v4
+// adds PRODUCER_FENCED (KIP-588) and v5 nothing new for idempotent
+// producers (KIP-890's changes concern transactions). Without a
+// transactional id Kafka hands out a fresh id with epoch 0 every time,
+// ignoring any id and epoch sent, and so does this broker: ids come from
+// the metadata store, which never hands one out twice, across restarts
+// too. The transaction timeout only matters for transactions.
+// Transactions need a transaction coordinator, which this broker does not
+// have yet: a transactional id gets COORDINATOR_NOT_AVAILABLE.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(kmsg.InitProducerID, 0, 5, handleInitProducerID) }
+
+// noProducerID and noProducerEpoch are the "none" values of a request's
+// producer id and epoch (v3+).
+const (
+	noProducerID    = -1
+	noProducerEpoch = -1
+)
+
+func handleInitProducerID(b *Broker, r *request) (kmsg.Response, error) {
+	req := r.body.(*kmsg.InitProducerIDRequest)
+	resp := req.ResponseKind().(*kmsg.InitProducerIDResponse)
+	resp.ProducerID, resp.ProducerEpoch = -1, -1
+	var err error
+	switch {
+	// Kafka's KafkaApis checks that id and epoch are both set or both
+	// unset before anything else.
+	case (req.ProducerID == noProducerID) != (req.ProducerEpoch == noProducerEpoch):
+		err = errorf(kerr.InvalidRequest, "producer id %d and epoch %d must both be set or both be -1", req.ProducerID, req.ProducerEpoch)
+	case req.TransactionalID != nil && *req.TransactionalID == "":
+		// An empty transactional id is neither idempotent-only nor a
+		// transaction (Kafka's TransactionCoordinator).
+		err = errorf(kerr.InvalidRequest, "transactional id must be null or non-empty")
+	case req.TransactionalID != nil:
+		err = errorf(kerr.CoordinatorNotAvailable, "transactions are not supported yet; only idempotent producers (no transactional.id) are")
+	default:
+		var id int64
+		if id, err = b.store.NextProducerID(); err == nil {
+			resp.ProducerID, resp.ProducerEpoch = id, 0
+		}
+	}
+	if err != nil {
+		code, _ := errCode(err)
+		resp.ErrorCode = code
+		if code == kerr.UnknownServerError.Code {
+			b.log.Error("allocating a producer id failed", "err", err)
+		}
+	}
+	return resp, nil
+}

@@ -1,0 +1,123 @@
+package broker
+
+// AlterConfigs, versions 0-2 (KIP-133; v2 is flexible).
+//
+// The original, non-incremental API: the configs sent replace the
+// resource's whole override set, so a config left out goes back to its
+// default. Superseded by IncrementalAlterConfigs (KIP-339), which Kafka's
+// own tools use. Topics only: dynamic broker configs (KIP-226) are not
+// supported, so a broker resource is answered INVALID_REQUEST after the
+// checks Kafka makes first. The per-resource checks are those of Kafka's
+// ConfigAdminManager.preprocess, with its messages; applying a topic's new
+// overrides is alterTopicConfigs (topics_admin.go).
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(kmsg.AlterConfigs, 0, 2, handleAlterConfigs) }
+
+func handleAlterConfigs(b *Broker, r *request) (kmsg.Response, error) {
+	req := r.body.(*kmsg.AlterConfigsRequest)
+	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
+	keys := make([]configResourceKey, len(req.Resources))
+	for i, rr := range req.Resources {
+		keys[i] = configResourceKey{rr.ResourceType, rr.ResourceName}
+	}
+	dup := duplicateResources(keys)
+	for i := range req.Resources {
+		rr := &req.Resources[i]
+		res := kmsg.NewAlterConfigsResponseResource()
+		res.ResourceType, res.ResourceName = rr.ResourceType, rr.ResourceName
+		var err error
+		if dup[keys[i]] {
+			err = errorf(kerr.InvalidRequest, "Each resource must appear at most once.")
+		} else {
+			names := make([]string, len(rr.Configs))
+			var nulls []string
+			overrides := make(map[string]string, len(rr.Configs))
+			for j, c := range rr.Configs {
+				names[j] = c.Name
+				if c.Value == nil {
+					nulls = append(nulls, c.Name)
+				} else {
+					overrides[c.Name] = *c.Value
+				}
+			}
+			err = b.checkAlterResource(rr.ResourceType, rr.ResourceName, names, nulls)
+			if err == nil {
+				err = b.alterTopicConfigs(rr.ResourceName, req.ValidateOnly, func(map[string]string) (map[string]string, error) {
+					return overrides, nil
+				})
+			}
+		}
+		res.ErrorCode, res.ErrorMessage = errCode(err)
+		if res.ErrorCode == kerr.UnknownServerError.Code {
+			b.log.Error("alter configs failed", "resource", rr.ResourceName, "err", err)
+		}
+		resp.Resources = append(resp.Resources, res)
+	}
+	return resp, nil
+}
+
+// configResourceKey identifies a resource of an (Incremental)AlterConfigs
+// request.
+type configResourceKey struct {
+	typ  kmsg.ConfigResourceType
+	name string
+}
+
+// duplicateResources returns the resources named more than once; Kafka
+// rejects every occurrence of them.
+func duplicateResources(keys []configResourceKey) map[configResourceKey]bool {
+	seen := make(map[configResourceKey]int, len(keys))
+	for _, k := range keys {
+		seen[k]++
+	}
+	dup := map[configResourceKey]bool{}
+	for k, n := range seen {
+		if n > 1 {
+			dup[k] = true
+		}
+	}
+	return dup
+}
+
+// checkAlterResource makes the checks Kafka applies to each resource
+// before altering anything (ConfigAdminManager.preprocess): no config
+// named twice, no null value where a value is needed, a known resource
+// type, and for brokers a resource name that is empty or this node's id.
+// A topic resource passing them is nil; a broker resource is an error
+// anyway, since dynamic broker configs are not supported.
+func (b *Broker) checkAlterResource(typ kmsg.ConfigResourceType, name string, configNames, nullValues []string) error {
+	seen := make(map[string]bool, len(configNames))
+	for _, n := range configNames {
+		if seen[n] {
+			return errorf(kerr.InvalidRequest, "Error due to duplicate config keys")
+		}
+		seen[n] = true
+	}
+	if len(nullValues) > 0 {
+		return errorf(kerr.InvalidRequest, "Null value not supported for : %s", strings.Join(nullValues, ", "))
+	}
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+		return nil
+	case kmsg.ConfigResourceTypeBroker:
+		if name != "" {
+			id, err := strconv.ParseInt(name, 10, 32)
+			if err != nil {
+				return errorf(kerr.InvalidRequest, "Node id must be an integer, but it is: %s", name)
+			}
+			if int32(id) != b.nodeID {
+				return errorf(kerr.InvalidRequest, "Unexpected broker id, expected %d, but received %s", b.nodeID, name)
+			}
+		}
+		return errorf(kerr.InvalidRequest, "dynamic broker configs are not supported; set them in server.properties")
+	}
+	return errorf(kerr.InvalidRequest, "Unknown resource type %d", typ)
+}
