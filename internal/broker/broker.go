@@ -27,6 +27,7 @@ type Broker struct {
 	logs      *storage.Manager
 	store     *cluster.FileStore
 	sessions  *fetchSessions
+	groups    *groupCoordinator // consumer groups and committed offsets
 
 	// topicsMu guards topics and topicsByID (the maps, and each topic's
 	// partitions slice and configs, which are replaced, never mutated).
@@ -85,6 +86,7 @@ func New(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 		b.logs.Close()
 		return nil, err
 	}
+	b.groups = b.newGroups()
 	return b, nil
 }
 
@@ -113,6 +115,7 @@ func (b *Broker) Start() error {
 		}
 	}
 	b.advertised = adv
+	b.startGroups()
 	for _, ln := range b.listeners {
 		b.log.Info("listening", "addr", ln.Addr().String(), "node.id", b.nodeID, "cluster.id", b.clusterID,
 			"log.dirs", b.cfg.String("log.dirs"))
@@ -194,5 +197,6 @@ func (b *Broker) Close() error {
 	}
 	b.connsMu.Unlock()
 	b.wg.Wait()
+	b.closeGroups()
 	return b.logs.Close()
 }

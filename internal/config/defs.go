@@ -11,6 +11,9 @@ var (
 	cleanupPolicies   = []string{"delete", "compact"}
 	compressionTypes  = []string{"producer", "uncompressed", "none", "gzip", "snappy", "lz4", "zstd"}
 	timestampTypes    = []string{"CreateTime", "LogAppendTime"}
+	consumerAssignors = []string{"uniform", "range",
+		"org.apache.kafka.coordinator.group.assignor.UniformAssignor",
+		"org.apache.kafka.coordinator.group.assignor.RangeAssignor"}
 	maxLongStr        = "9223372036854775807"
 	defaultListenAddr = "PLAINTEXT://127.0.0.1:9092"
 )
@@ -82,6 +85,19 @@ var BrokerDefs = []Def{
 	{Name: "unclean.leader.election.enable", Type: Bool, Default: "false"},
 	{Name: "socket.request.max.bytes", Type: Int, Default: "104857600", Min: 1, Max: maxInt},
 	{Name: "connections.max.idle.ms", Type: Long, Default: "600000", Min: -1, Max: maxLong},
+	{Name: "offsets.topic.num.partitions", Type: Int, Default: "50", Min: 1, Max: maxInt, Doc: "partitions of __consumer_offsets, fixed once it exists"},
+	{Name: "offsets.topic.segment.bytes", Type: Int, Default: "104857600", Min: 1, Max: maxInt},
+	{Name: "offsets.retention.minutes", Type: Int, Default: "10080", Min: 1, Max: maxInt},
+	{Name: "offsets.retention.check.interval.ms", Type: Long, Default: "600000", Min: 1, Max: maxLong},
+	{Name: "offset.metadata.max.bytes", Type: Int, Default: "4096", Min: 0, Max: maxInt},
+	{Name: "group.min.session.timeout.ms", Type: Int, Default: "6000", Min: 0, Max: maxInt},
+	{Name: "group.max.session.timeout.ms", Type: Int, Default: "1800000", Min: 0, Max: maxInt},
+	{Name: "group.initial.rebalance.delay.ms", Type: Int, Default: "3000", Min: 0, Max: maxInt},
+	{Name: "group.max.size", Type: Int, Default: "2147483647", Min: 1, Max: maxInt},
+	{Name: "group.consumer.session.timeout.ms", Type: Int, Default: "45000", Min: 1, Max: maxInt},
+	{Name: "group.consumer.heartbeat.interval.ms", Type: Int, Default: "5000", Min: 1, Max: maxInt},
+	{Name: "group.consumer.max.size", Type: Int, Default: "2147483647", Min: 1, Max: maxInt},
+	{Name: "group.consumer.assignors", Type: List, Default: "uniform,range", OneOf: consumerAssignors, Doc: "server-side assignors of KIP-848 groups, the first the default"},
 }
 
 // aliases maps alternative property names onto the names above.
@@ -101,7 +117,7 @@ var IgnoredBrokerProps = []string{
 	"num.replica.fetchers", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
 	"process.roles", "controller.listener.names", "listener.security.protocol.map",
 	"inter.broker.listener.name", "zookeeper.connect", "zookeeper.connection.timeout.ms",
-	"group.initial.rebalance.delay.ms", "offsets.topic.replication.factor",
+	"offsets.topic.replication.factor",
 	"transaction.state.log.replication.factor", "transaction.state.log.min.isr",
 	"log.preallocate", "log.cleaner.enable", "queued.max.requests",
 }

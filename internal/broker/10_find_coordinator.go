@@ -1,0 +1,70 @@
+package broker
+
+// FindCoordinator, versions 0-6.
+//
+// v1 adds the key type (0 group, 1 transaction) and error messages; v3 is
+// flexible; v4 batches keys (KIP-699); v6 adds share-group keys (type 2,
+// KIP-932), which are not served. A group's coordinator is the leader of
+// __consumer_offsets partition abs(hashCode(group id)) % its partition
+// count, this node; the first group key creates __consumer_offsets.
+// Transactions have no coordinator yet: their keys get
+// COORDINATOR_NOT_AVAILABLE.
+
+import (
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func init() { register(kmsg.FindCoordinator, 0, 6, handleFindCoordinator) }
+
+// Coordinator key types.
+const (
+	coordinatorGroup       = 0
+	coordinatorTransaction = 1
+)
+
+func handleFindCoordinator(b *Broker, r *request) (kmsg.Response, error) {
+	req := r.body.(*kmsg.FindCoordinatorRequest)
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	keys := req.CoordinatorKeys
+	if req.Version < 4 {
+		keys = []string{req.CoordinatorKey}
+	}
+	for _, key := range keys {
+		resp.Coordinators = append(resp.Coordinators, b.findCoordinator(req.CoordinatorType, key))
+	}
+	if req.Version < 4 {
+		c := resp.Coordinators[0]
+		resp.ErrorCode, resp.ErrorMessage, resp.NodeID, resp.Host, resp.Port = c.ErrorCode, c.ErrorMessage, c.NodeID, c.Host, c.Port
+		resp.Coordinators = nil
+	}
+	return resp, nil
+}
+
+func (b *Broker) findCoordinator(keyType int8, key string) kmsg.FindCoordinatorResponseCoordinator {
+	c := kmsg.NewFindCoordinatorResponseCoordinator()
+	c.Key, c.NodeID, c.Port = key, -1, -1
+	var err error
+	switch keyType {
+	case coordinatorGroup:
+		if _, err = b.groups.ensure(); err != nil {
+			b.log.Error("group coordinator unavailable", "err", err)
+			err = errorf(kerr.CoordinatorNotAvailable, "%v", err)
+		}
+	case coordinatorTransaction:
+		err = errorf(kerr.CoordinatorNotAvailable, "transactions are not supported yet")
+	default:
+		err = errorf(kerr.InvalidRequest, "unknown coordinator type %d", keyType)
+	}
+	if err != nil {
+		c.ErrorCode, c.ErrorMessage = errCode(err)
+		return c
+	}
+	if len(b.advertised) == 0 {
+		c.ErrorCode, c.ErrorMessage = errCode(errorf(kerr.CoordinatorNotAvailable, "the broker is not listening yet"))
+		return c
+	}
+	l := b.advertised[0]
+	c.NodeID, c.Host, c.Port = b.nodeID, l.Host, int32(l.Port)
+	return c
+}
