@@ -10,6 +10,7 @@
 //	                                  everything is known to be synced
 //	log-start-offset-checkpoint       per partition, the first offset kept
 //	                                  (moved by retention and DeleteRecords)
+//	replication-offset-checkpoint     per partition, the high watermark
 //	.kafka_cleanshutdown              present only after a clean shutdown
 //
 // A partition directory holds:
@@ -68,6 +69,16 @@
 // log start offset. Deleted segments are renamed to *.deleted at once and
 // closed and removed after file.delete.delay.ms, so a fetch still sending
 // from them completes.
+//
+// # Replication
+//
+// A follower's log takes the leader's batches as they are
+// (AppendAsFollower: offsets and leader epochs kept, CRCs checked, producer
+// state and epoch cache following), is cut back to where it diverged from
+// the leader (TruncateTo, whole batches; TruncateFullyAndStartAt when it
+// is behind the leader's log start), and keeps the high watermark it is
+// told, checkpointed with the other offsets. A replica becoming leader
+// records the start of its epoch first (AssignEpochStart).
 //
 // All file I/O goes through FS, so tests run the same code on MemFS, which
 // drops unsynced writes at a simulated crash.

@@ -98,6 +98,7 @@ type Log struct {
 	logStart      atomic.Int64
 	logEnd        atomic.Int64
 	recoveryPoint atomic.Int64
+	highWatermark atomic.Int64 // set by the broker; checkpointed
 
 	flushMu sync.Mutex // one flush at a time
 	bg      sync.WaitGroup

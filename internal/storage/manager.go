@@ -155,6 +155,7 @@ func (m *Manager) loadDir(dir string) error {
 	clean := err == nil
 	recovery := m.readOffsets(dir, recoveryPointFile)
 	starts := m.readOffsets(dir, logStartFile)
+	hws := m.readOffsets(dir, replicationFile)
 	entries, err := m.fs.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("log dir %s: %w", dir, err)
@@ -186,6 +187,7 @@ func (m *Manager) loadDir(dir string) error {
 		if err != nil {
 			return fmt.Errorf("loading %s: %w", path, err)
 		}
+		l.highWatermark.Store(min(max(hws[tp], l.logStart.Load()), l.logEnd.Load()))
 		m.logs[tp] = l
 	}
 	if clean {
@@ -655,11 +657,13 @@ func (m *Manager) writeCheckpoints(dir string) {
 	defer m.ckptMu.Unlock()
 	rps := map[TopicPartition]int64{}
 	starts := map[TopicPartition]int64{}
+	hws := map[TopicPartition]int64{}
 	for tp, l := range m.All() {
 		if filepath.Dir(l.dir) != filepath.Clean(dir) {
 			continue
 		}
 		rps[tp] = l.recoveryPoint.Load()
+		hws[tp] = l.HighWatermark()
 		if s := l.logStart.Load(); s > 0 {
 			starts[tp] = s
 		}
@@ -669,6 +673,9 @@ func (m *Manager) writeCheckpoints(dir string) {
 	}
 	if err := writeFileAtomic(m.fs, dir, logStartFile, encodeOffsets(starts)); err != nil {
 		m.logger.Error("writing the log start offset checkpoint", "dir", dir, "err", err)
+	}
+	if err := writeFileAtomic(m.fs, dir, replicationFile, encodeOffsets(hws)); err != nil {
+		m.logger.Error("writing the high watermark checkpoint", "dir", dir, "err", err)
 	}
 }
 
