@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/bits"
 	"net"
 	"os"
 	"sync"
@@ -26,6 +27,47 @@ type request struct {
 	conn          *conn
 	// frame is the request's bytes; body fields alias it.
 	frame []byte
+	// pooledFrame says frame came from framePools and goes back once
+	// the request is served.
+	pooledFrame bool
+}
+
+// Produce frames are the large ones of a busy broker; their buffers are
+// reused, one pool per power-of-two size from 16 KiB to 64 MiB. Only
+// Produce: its handler keeps nothing of the request once it returns (the
+// log copies the batch to the file), while other handlers may keep byte
+// slices of theirs (group metadata, for one).
+const (
+	minPooledFrameBits = 14
+	maxPooledFrameBits = 26
+)
+
+var framePools [maxPooledFrameBits + 1]sync.Pool
+
+// frameFor returns a buffer for a frame of size bytes whose first bytes
+// are buffered in br.
+func (c *conn) frameFor(br *bufio.Reader, size int) ([]byte, bool) {
+	class := bits.Len(uint(size - 1))
+	if class < minPooledFrameBits || class > maxPooledFrameBits {
+		return make([]byte, size), false
+	}
+	if key, err := br.Peek(2); err != nil || binary.BigEndian.Uint16(key) != uint16(kmsg.Produce) {
+		return make([]byte, size), false
+	}
+	if p, ok := framePools[class].Get().(*[]byte); ok {
+		return (*p)[:size], true
+	}
+	return make([]byte, size, 1<<class), true
+}
+
+// releaseFrame returns a served request's frame to its pool.
+func releaseFrame(req *request) {
+	if !req.pooledFrame {
+		return
+	}
+	f := req.frame[:cap(req.frame)]
+	req.frame, req.body, req.pooledFrame = nil, nil, false
+	framePools[bits.Len(uint(cap(f)-1))].Put(&f)
 }
 
 // maxQueuedPerConn bounds the requests a connection reads ahead of the one
@@ -97,7 +139,7 @@ func (c *conn) read() error {
 		if size < 8 || int(size) > maxFrame {
 			return fmt.Errorf("frame size %d outside [8, socket.request.max.bytes=%d]", size, maxFrame)
 		}
-		frame := make([]byte, size)
+		frame, pooled := c.frameFor(br, int(size))
 		if _, err := io.ReadFull(br, frame); err != nil {
 			return fmt.Errorf("reading %d-byte frame: %w", size, err)
 		}
@@ -106,6 +148,7 @@ func (c *conn) read() error {
 			return err
 		}
 		req.conn = c
+		req.pooledFrame = pooled
 		c.reqs <- req
 	}
 }
@@ -188,7 +231,9 @@ func skipTags(b []byte) ([]byte, error) {
 // serve handles queued requests in order.
 func (c *conn) serve() {
 	for req := range c.reqs {
-		if err := c.handle(req); err != nil {
+		err := c.handle(req)
+		releaseFrame(req)
+		if err != nil {
 			c.log.Info("closing connection", "api", kmsg.NameForKey(req.key), "err", err)
 			c.close()
 			for range c.reqs { // let the reader finish
