@@ -223,6 +223,10 @@ func fastVarint(b []byte) (v int64, used int) {
 	if len(b) > 0 && b[0] < 0x80 {
 		return int64(b[0]>>1) ^ -int64(b[0]&1), 1
 	}
+	if len(b) > 1 && b[1] < 0x80 {
+		u := uint64(b[0]&0x7f) | uint64(b[1])<<7
+		return int64(u>>1) ^ -int64(u&1), 2
+	}
 	v32, n, ok := record.ReadVarint(b)
 	if !ok {
 		return 0, 0
