@@ -70,6 +70,11 @@ func (b *Broker) producePartition(t *topic, rp *kmsg.ProduceRequestTopicPartitio
 	if acks != 0 && acks != 1 && acks != -1 {
 		return errorf(kerr.InvalidRequiredAcks, "acks must be -1, 0 or 1, got %d", acks)
 	}
+	if isInternalTopic(t.name) {
+		// Kafka's ReplicaManager: clients may not append to internal
+		// topics; their coordinators write them.
+		return errorf(kerr.InvalidTopicException, "cannot append to internal topic %s", t.name)
+	}
 	if acks == -1 && t.minISR > 1 {
 		return errorf(kerr.NotEnoughReplicas, "1 in-sync replica is fewer than min.insync.replicas=%d", t.minISR)
 	}

@@ -82,6 +82,7 @@ func (b *Broker) metadataTopic(t *topic) kmsg.MetadataResponseTopic {
 	mt := kmsg.MetadataResponseTopic{
 		Topic:                &name,
 		TopicID:              t.id,
+		IsInternal:           isInternalTopic(name),
 		AuthorizedOperations: authorizedOpsUnknown,
 		Partitions:           make([]kmsg.MetadataResponseTopicPartition, len(t.partitions)),
 	}

@@ -334,6 +334,14 @@ func (b *Broker) deleteTopic(name string) error {
 // autoCreateTopic creates a topic with the broker defaults if
 // auto.create.topics.enable is set. It reports an error code for Metadata.
 func (b *Broker) autoCreateTopic(name string) (*topic, error) {
+	if name == offsetsTopic {
+		// Created with its own partition count and configs, as Kafka's
+		// AutoTopicCreationManager does for internal topics.
+		if _, err := b.groups.ensure(); err != nil {
+			return nil, err
+		}
+		return b.getTopic(name), nil
+	}
 	if !b.cfg.Bool("auto.create.topics.enable") {
 		return nil, errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist and auto.create.topics.enable is false", name)
 	}
@@ -344,3 +352,7 @@ func (b *Broker) autoCreateTopic(name string) (*topic, error) {
 	}
 	return t, err
 }
+
+// isInternalTopic reports Kafka's internal topics, which clients read but
+// do not write.
+func isInternalTopic(name string) bool { return name == offsetsTopic }
