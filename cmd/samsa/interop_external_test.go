@@ -51,6 +51,18 @@ func TestInteropExternalClients(t *testing.T) {
 		}
 		testKafkaPython(t, python, srv.addr)
 	})
+	t.Run("kcat group", func(t *testing.T) {
+		if kcatErr != nil {
+			missingTool(t, "kcat: "+kcatErr.Error())
+		}
+		testKcatGroup(t, kcat, srv.addr)
+	})
+	t.Run("kafka-python group", func(t *testing.T) {
+		if pyErr != nil {
+			missingTool(t, "kafka-python: "+pyErr.Error())
+		}
+		testKafkaPythonGroup(t, python, srv.addr)
+	})
 
 	srv.stop(t)
 }
@@ -286,6 +298,87 @@ func testKafkaPython(t *testing.T, python, addr string) {
 	// One partition (the broker's num.partitions), so the order holds too.
 	if !slices.Equal(got, want) {
 		t.Errorf("kafka-python read back %d records:\n%s\nwant %d, key=value in produce order", len(got), out, n)
+	}
+}
+
+// testKcatGroup consumes as a member of a consumer group (kcat -G, the
+// balanced consumer of librdkafka) twice: the second run, after more
+// records were produced, starts at the offsets the first one committed.
+func testKcatGroup(t *testing.T, kcat, addr string) {
+	const (
+		topic = "kcat-group"
+		group = "kcat-group-g"
+	)
+	lines := func(from, to int) (string, []string) {
+		var in strings.Builder
+		var want []string
+		for i := from; i < to; i++ {
+			fmt.Fprintf(&in, "key-%d:value %d\n", i, i)
+			want = append(want, fmt.Sprintf("key-%d=value %d", i, i))
+		}
+		return in.String(), want
+	}
+	consume := func(n int) []string {
+		out := runTool(t, "", kcat, "-b", addr, "-G", group, "-X", "auto.offset.reset=earliest",
+			"-c", strconv.Itoa(n), "-q", "-f", "%k=%s\n", topic)
+		return strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	}
+	in, want := lines(0, 50)
+	runTool(t, in, kcat, "-b", addr, "-P", "-t", topic, "-K:")
+	if got := consume(50); !slices.Equal(got, want) {
+		t.Fatalf("kcat -G read %d records:\n%s\nwant %d in produce order", len(got), strings.Join(got, "\n"), len(want))
+	}
+	in, want = lines(50, 60)
+	runTool(t, in, kcat, "-b", addr, "-P", "-t", topic, "-K:")
+	if got := consume(10); !slices.Equal(got, want) {
+		t.Fatalf("second kcat -G of the group read:\n%s\nwant the 10 new records only (it must resume at the committed offset)", strings.Join(got, "\n"))
+	}
+}
+
+// kafkaPythonGroupScript consumes n records as a member of a group,
+// commits, and prints key=value per record.
+const kafkaPythonGroupScript = `
+import sys
+from kafka import KafkaConsumer
+
+bootstrap, topic, group, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+consumer = KafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=group,
+                         auto_offset_reset='earliest', enable_auto_commit=False,
+                         consumer_timeout_ms=30000)
+read = 0
+for msg in consumer:
+    print('%s=%s' % (msg.key.decode(), msg.value.decode()))
+    read += 1
+    if read == n:
+        break
+consumer.commit()
+consumer.close()
+if read != n:
+    sys.exit('read %d records, want %d' % (read, n))
+`
+
+// testKafkaPythonGroup consumes with kafka-python's group consumer twice;
+// the second consumer of the group resumes at the first one's commit.
+func testKafkaPythonGroup(t *testing.T, python, addr string) {
+	const (
+		topic = "python-interop" // written by the kafka-python subtest: 100 records
+		group = "python-group"
+	)
+	script := filepath.Join(t.TempDir(), "group.py")
+	if err := os.WriteFile(script, []byte(kafkaPythonGroupScript), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	read := func(n int) []string {
+		out := runTool(t, "", python, script, addr, topic, group, strconv.Itoa(n))
+		return strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	}
+	first, second := read(60), read(40)
+	var want []string
+	for i := range 100 {
+		want = append(want, fmt.Sprintf("key-%d=value %d", i, i))
+	}
+	if got := append(first, second...); !slices.Equal(got, want) {
+		t.Errorf("two kafka-python group consumers read:\n%s\nthen\n%s\nwant records 0-59 then 60-99", strings.Join(first, "\n"), strings.Join(second, "\n"))
 	}
 }
 
