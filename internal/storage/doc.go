@@ -11,6 +11,8 @@
 //	log-start-offset-checkpoint       per partition, the first offset kept
 //	                                  (moved by retention and DeleteRecords)
 //	replication-offset-checkpoint     per partition, the high watermark
+//	cleaner-offset-checkpoint         per compacted partition, the first
+//	                                  offset the cleaner has not cleaned
 //	.kafka_cleanshutdown              present only after a clean shutdown
 //
 // A partition directory holds:
@@ -69,6 +71,15 @@
 // log start offset. Deleted segments are renamed to *.deleted at once and
 // closed and removed after file.delete.delay.ms, so a fetch still sending
 // from them completes.
+//
+// # Compaction
+//
+// Logs whose cleanup.policy includes compact are cleaned by the Manager's
+// cleaner threads (cleaner.go describes a pass): the latest record of
+// each key stays, tombstones stay for delete.retention.ms after a first
+// cleaning, the active segment is never touched, and a rewritten segment
+// is swapped in through <base>.log.cleaned and <base>.log.swap so that a
+// crash at any step leaves a correct log.
 //
 // # Replication
 //

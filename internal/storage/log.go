@@ -36,6 +36,12 @@ type LogConfig struct {
 	FlushMs            int64         // flush.ms: fsync when the oldest unflushed data is this old (MaxInt64 = never)
 	FileDeleteDelay    time.Duration // file.delete.delay.ms
 	CleanupPolicy      string        // cleanup.policy: "delete", "compact" or "compact,delete"
+
+	// Compaction (cleanup.policy includes compact).
+	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio
+	MinCompactionLagMs     int64   // min.compaction.lag.ms
+	MaxCompactionLagMs     int64   // max.compaction.lag.ms
+	DeleteRetentionMs      int64   // delete.retention.ms: how long tombstones stay after a cleaning
 }
 
 // AppendResult describes a successful append.
@@ -102,6 +108,8 @@ type Log struct {
 
 	flushMu sync.Mutex // one flush at a time
 	bg      sync.WaitGroup
+
+	cleaner cleanerState
 }
 
 // active returns the segment appends go to. Callers hold mu.

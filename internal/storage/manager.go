@@ -57,6 +57,8 @@ type ManagerConfig struct {
 	Logger                 *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Cleaner runs log compaction; zero Threads means no cleaner.
+	Cleaner CleanerConfig
 }
 
 // OpenManager loads and recovers every partition found in the log dirs.
@@ -89,6 +91,10 @@ func OpenManager(cfg ManagerConfig) (*Manager, error) {
 			m.closeLogs()
 			return nil, err
 		}
+	}
+	for range cfg.Cleaner.Threads {
+		m.wg.Add(1)
+		go m.runCleaner()
 	}
 	m.wg.Add(3)
 	go m.every(cfg.RetentionCheckIntervalMs, m.retention)
@@ -156,6 +162,7 @@ func (m *Manager) loadDir(dir string) error {
 	recovery := m.readOffsets(dir, recoveryPointFile)
 	starts := m.readOffsets(dir, logStartFile)
 	hws := m.readOffsets(dir, replicationFile)
+	dirty := m.readOffsets(dir, cleanerCheckpointFile)
 	entries, err := m.fs.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("log dir %s: %w", dir, err)
@@ -188,6 +195,7 @@ func (m *Manager) loadDir(dir string) error {
 			return fmt.Errorf("loading %s: %w", path, err)
 		}
 		l.highWatermark.Store(min(max(hws[tp], l.logStart.Load()), l.logEnd.Load()))
+		l.cleaner.firstDirty.Store(min(dirty[tp], l.logEnd.Load()))
 		m.logs[tp] = l
 	}
 	if clean {
@@ -246,6 +254,9 @@ func (m *Manager) openLog(dir string, tp TopicPartition, clean bool, recoveryPoi
 		ps:     newProducerState(),
 	}
 	l.lastFlush = m.now()
+	if err := completeSwaps(m.fs, dir); err != nil {
+		return nil, err
+	}
 	entries, err := m.fs.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -658,12 +669,16 @@ func (m *Manager) writeCheckpoints(dir string) {
 	rps := map[TopicPartition]int64{}
 	starts := map[TopicPartition]int64{}
 	hws := map[TopicPartition]int64{}
+	dirty := map[TopicPartition]int64{}
 	for tp, l := range m.All() {
 		if filepath.Dir(l.dir) != filepath.Clean(dir) {
 			continue
 		}
 		rps[tp] = l.recoveryPoint.Load()
 		hws[tp] = l.HighWatermark()
+		if d := l.cleaner.firstDirty.Load(); d > 0 {
+			dirty[tp] = d
+		}
 		if s := l.logStart.Load(); s > 0 {
 			starts[tp] = s
 		}
@@ -676,6 +691,9 @@ func (m *Manager) writeCheckpoints(dir string) {
 	}
 	if err := writeFileAtomic(m.fs, dir, replicationFile, encodeOffsets(hws)); err != nil {
 		m.logger.Error("writing the high watermark checkpoint", "dir", dir, "err", err)
+	}
+	if err := writeFileAtomic(m.fs, dir, cleanerCheckpointFile, encodeOffsets(dirty)); err != nil {
+		m.logger.Error("writing the cleaner checkpoint", "dir", dir, "err", err)
 	}
 }
 
