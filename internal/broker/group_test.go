@@ -1341,15 +1341,31 @@ func BenchmarkGroupOffsetCommit(b *testing.B) {
 			var mu sync.Mutex
 			total := 0
 			for c := range benchMembers {
-				adm := newAdmin(b, addrs[name])
+				// Raw OffsetCommit requests (kgo finds and caches the
+				// coordinator), so that the clients' own work is small
+				// and the same for both brokers.
+				cl := newKgo(b, addrs[name])
+				tds, err := kadm.NewClient(cl).ListTopics(ctx, "commits")
+				if err != nil {
+					b.Fatal(err)
+				}
+				topicID := tds["commits"].ID
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					n := 0
 					for at := int64(0); ctx.Err() == nil; at++ {
-						os := kadm.Offsets{}
-						os.Add(kadm.Offset{Topic: "commits", Partition: int32(c), At: at})
-						if r, err := adm.CommitOffsets(ctx, fmt.Sprintf("committer-%d", c), os); err == nil && r.Error() == nil {
+						req := kmsg.NewPtrOffsetCommitRequest()
+						req.Group = fmt.Sprintf("committer-%d", c)
+						req.Generation = -1
+						rt := kmsg.NewOffsetCommitRequestTopic()
+						rt.Topic, rt.TopicID = "commits", topicID // by id from v10
+						rp := kmsg.NewOffsetCommitRequestTopicPartition()
+						rp.Partition, rp.Offset = int32(c), at
+						rt.Partitions = append(rt.Partitions, rp)
+						req.Topics = append(req.Topics, rt)
+						resp, err := req.RequestWith(ctx, cl)
+						if err == nil && resp.Topics[0].Partitions[0].ErrorCode == 0 {
 							n++
 						}
 					}
