@@ -276,3 +276,20 @@ func TestFormatter(t *testing.T) {
 		}
 	}
 }
+
+// TestConsumeGroupCommits: a console consumer in a group commits what it
+// printed when it exits, so the next one of the group goes on from there.
+func TestConsumeGroupCommits(t *testing.T) {
+	b := brokertest.Start(t)
+	bs := "--bootstrap-server=" + b.Addr()
+	mustRun(t, "", "topics", "create", bs, "--topic", "grouped", "--partitions", "1")
+	mustRun(t, "a\nb\nc\nd\ne\n", "produce", bs, "--topic", "grouped", "--sync")
+	out := mustRun(t, "", "consume", bs, "--topic", "grouped", "--group", "console", "--from-beginning", "--max-messages", "3")
+	if out != "a\nb\nc\n" {
+		t.Fatalf("first consumer of the group read %q", out)
+	}
+	out = mustRun(t, "", "consume", bs, "--topic", "grouped", "--group", "console", "--from-beginning", "--max-messages", "2", "--timeout-ms", "10000")
+	if out != "d\ne\n" {
+		t.Fatalf("second consumer of the group read %q, want the two records after the first one's commit", out)
+	}
+}

@@ -114,6 +114,15 @@ func runConsume(cmd *cobra.Command, o *consumeOptions) error {
 	if ferr := out.Flush(); err == nil {
 		err = ferr
 	}
+	if o.group != "" {
+		// Like Kafka's console consumer, commit what was printed before
+		// leaving the group, also after Ctrl-C.
+		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if cerr := cl.CommitUncommittedOffsets(cctx); cerr != nil && err == nil {
+			err = fmt.Errorf("committing offsets of group %s: %w", o.group, cerr)
+		}
+		cancel()
+	}
 	// Kafka's console consumer ends with this line on stderr too.
 	fmt.Fprintf(cmd.ErrOrStderr(), "Processed a total of %d messages\n", n)
 	return err
