@@ -1,7 +1,7 @@
 package main
 
 import (
-	"errors"
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -20,7 +20,8 @@ import (
 // propFlags are the flags named after broker properties (--log.dirs, ...).
 var propFlags = map[string]struct{}{}
 
-// shutdownTimeout bounds a clean shutdown after SIGTERM or SIGINT.
+// shutdownTimeout bounds closing the broker after SIGTERM or SIGINT, once
+// the controlled shutdown is over.
 const shutdownTimeout = 10 * time.Second
 
 func serveCommand() *cobra.Command {
@@ -35,7 +36,13 @@ func serveCommand() *cobra.Command {
 		Long: `Run a Samsa broker.
 
 With no flags it serves a single-node cluster on 127.0.0.1:9092 with data in
-./samsa-data. Broker properties use Kafka's names and defaults; give them in
+./samsa-data, its metadata in an embedded etcd member under
+./samsa-data/etcd. Brokers form a cluster with node.id and
+controller.quorum.voters=1@host:port,2@host:port,3@host:port (each listed
+broker embeds one etcd member, its peer port given) or
+etcd.endpoints=http://host:2379,... (an external etcd). On SIGTERM the
+broker hands its leaderships to other replicas before it stops.
+Broker properties use Kafka's names and defaults; give them in
 a server.properties file (--config), as flags named after them
 (--log.dirs=/var/lib/samsa), or as --override key=value; flags win over the
 file. An unknown property or a bad value stops startup with a message naming
@@ -99,21 +106,30 @@ func newLogger(level string) (*slog.Logger, error) {
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
+// controlledShutdownTimeout bounds the wait for the controller to move
+// this broker's leaderships away after SIGTERM or SIGINT.
+const controlledShutdownTimeout = 30 * time.Second
+
 func serve(cfg *config.Broker, logger *slog.Logger) error {
-	b, err := broker.New(cfg, logger)
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	b, err := start(cfg, logger, sig)
 	if err != nil {
 		return err
 	}
-	if err := b.Start(); err != nil {
-		b.Close()
-		return err
-	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	s := <-sig
 	logger.Info("shutting down", "signal", s.String())
 	done := make(chan error, 1)
-	go func() { done <- b.Close() }()
+	go func() {
+		if cfg.Bool("controlled.shutdown.enable") {
+			ctx, cancel := context.WithTimeout(context.Background(), controlledShutdownTimeout)
+			if err := b.ControlledShutdown(ctx); err != nil {
+				logger.Warn("controlled shutdown did not finish; closing anyway", "err", err)
+			}
+			cancel()
+		}
+		done <- b.Close()
+	}()
 	select {
 	case err := <-done:
 		if err != nil {
@@ -121,9 +137,42 @@ func serve(cfg *config.Broker, logger *slog.Logger) error {
 		}
 		logger.Info("shut down cleanly")
 		return nil
-	case <-time.After(shutdownTimeout):
-		return errors.New("shutdown did not finish within 10s")
+	case <-time.After(controlledShutdownTimeout + shutdownTimeout):
+		return fmt.Errorf("shutdown did not finish within %v", controlledShutdownTimeout+shutdownTimeout)
 	case s := <-sig:
 		return fmt.Errorf("shutdown interrupted by a second %s", s)
+	}
+}
+
+// start opens and starts the broker. With controller.quorum.voters it
+// waits for a quorum of voters; a signal meanwhile gives up.
+func start(cfg *config.Broker, logger *slog.Logger, sig <-chan os.Signal) (*broker.Broker, error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	type result struct {
+		b   *broker.Broker
+		err error
+	}
+	started := make(chan result, 1)
+	go func() {
+		b, err := broker.NewContext(ctx, cfg, logger)
+		if err == nil {
+			if err = b.Start(); err != nil {
+				b.Close()
+				b = nil
+			}
+		}
+		started <- result{b, err}
+	}()
+	select {
+	case r := <-started:
+		return r.b, r.err
+	case s := <-sig:
+		logger.Info("interrupted during startup", "signal", s.String())
+		cancel()
+		if r := <-started; r.b != nil {
+			r.b.Close()
+		}
+		return nil, fmt.Errorf("startup interrupted by %s", s)
 	}
 }

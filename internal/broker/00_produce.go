@@ -5,11 +5,14 @@ package broker
 // v3 is the first version with message format v2 (KIP-98), the only format
 // stored; v8 adds per-record errors (KIP-467); v9 is flexible. Each
 // partition's batch is validated (validate.go), then appended by the
-// partition's log, which assigns offsets and checks idempotent producers'
-// sequences. acks=0 gets no response; acks=1 and acks=all are answered once
-// the batch is in the log (on a single node the leader is the whole ISR, so
-// the high watermark moves with the append), after an fsync if flush.messages
-// asks for one.
+// partition's leader, which assigns offsets and checks idempotent
+// producers' sequences; a replica that does not lead answers
+// NOT_LEADER_OR_FOLLOWER. acks=0 gets no response; acks=1 is answered once
+// the batch is in the leader's log (after an fsync if flush.messages asks
+// for one); acks=all refuses to write when the ISR is smaller than
+// min.insync.replicas (NOT_ENOUGH_REPLICAS) and is answered once the high
+// watermark covers the batch, that is once every in-sync replica has it,
+// or with REQUEST_TIMED_OUT after the request's timeout.
 
 import (
 	"errors"
@@ -35,6 +38,7 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.ProduceRequest)
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	now := time.Now().UnixMilli()
+	var pending []pendingAck
 	resp.Topics = make([]kmsg.ProduceResponseTopic, len(req.Topics))
 	for i := range req.Topics {
 		rt := &req.Topics[i]
@@ -48,46 +52,69 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 			*sp = kmsg.NewProduceResponseTopicPartition() // CurrentLeader defaults to none
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			err := b.producePartition(t, rp, req.Version, req.Acks, now, sp)
+			ack, err := b.producePartition(t, rp, req.Version, req.Acks, now, sp)
 			if err != nil {
 				sp.ErrorCode, sp.ErrorMessage = errCode(err)
 				if sp.ErrorCode == kerr.UnknownServerError.Code {
 					b.log.Error("produce failed", "topic", rt.Topic, "partition", rp.Partition, "err", err)
 				}
+				continue
+			}
+			if req.Acks == -1 {
+				ack.sp = sp
+				pending = append(pending, ack)
 			}
 		}
 	}
 	if req.Acks == 0 {
 		return nil, nil
 	}
+	if len(pending) > 0 {
+		b.awaitAcks(pending, time.Duration(req.TimeoutMillis)*time.Millisecond)
+	}
 	return resp, nil
 }
 
-func (b *Broker) producePartition(t *topic, rp *kmsg.ProduceRequestTopicPartition, version, acks int16, now int64, sp *kmsg.ProduceResponseTopicPartition) error {
-	if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.partitions) {
-		return errorf(kerr.UnknownTopicOrPartition, "this server does not host this topic-partition")
+// pendingAck is an acks=all append waiting for the high watermark.
+type pendingAck struct {
+	p      *partition
+	epoch  int32
+	offset int64 // the high watermark that covers the batch
+	minISR int
+	sp     *kmsg.ProduceResponseTopicPartition
+}
+
+func (b *Broker) producePartition(t *topic, rp *kmsg.ProduceRequestTopicPartition, version, acks int16, now int64, sp *kmsg.ProduceResponseTopicPartition) (pendingAck, error) {
+	p, err := lookupPartition(t, rp.Partition)
+	if err != nil {
+		return pendingAck{}, err
 	}
 	if acks != 0 && acks != 1 && acks != -1 {
-		return errorf(kerr.InvalidRequiredAcks, "acks must be -1, 0 or 1, got %d", acks)
+		return pendingAck{}, errorf(kerr.InvalidRequiredAcks, "acks must be -1, 0 or 1, got %d", acks)
 	}
 	if isInternalTopic(t.name) {
 		// Kafka's ReplicaManager: clients may not append to internal
 		// topics; their coordinators write them.
-		return errorf(kerr.InvalidTopicException, "cannot append to internal topic %s", t.name)
+		return pendingAck{}, errorf(kerr.InvalidTopicException, "cannot append to internal topic %s", t.name)
 	}
-	if acks == -1 && t.minISR > 1 {
-		return errorf(kerr.NotEnoughReplicas, "1 in-sync replica is fewer than min.insync.replicas=%d", t.minISR)
-	}
-	p := t.partitions[rp.Partition]
 	vb, err := validateProduce(rp.Records, version, t.rules, now)
 	if err != nil {
-		return err
+		return pendingAck{}, err
 	}
 	appendTime := int64(-1)
 	if t.rules.logAppendTime {
 		appendTime = now
 	}
-	res, err := p.log.Append(vb.bytes, leaderEpoch, appendTime)
+	res, err := p.appendAsLeader(vb.bytes, appendTime, acks == -1, t.minISR)
+	if err != nil {
+		return pendingAck{}, storageError(err)
+	}
+	sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = res.FirstOffset, res.LogAppendTime, res.LogStartOffset
+	return pendingAck{p: p, epoch: res.leaderEpoch, offset: res.LastOffset + 1, minISR: t.minISR}, nil
+}
+
+// storageError maps a partition log's errors to Kafka error codes.
+func storageError(err error) error {
 	switch {
 	case errors.Is(err, storage.ErrOutOfOrderSequence):
 		return errorf(kerr.OutOfOrderSequenceNumber, "%v", err)
@@ -95,12 +122,55 @@ func (b *Broker) producePartition(t *topic, rp *kmsg.ProduceRequestTopicPartitio
 		return errorf(kerr.InvalidProducerEpoch, "%v", err)
 	case errors.Is(err, storage.ErrLogClosed):
 		return errorf(kerr.NotLeaderForPartition, "partition is closing")
-	case err != nil:
-		return err
 	}
-	sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = res.FirstOffset, res.LogAppendTime, res.LogStartOffset
-	if !res.Duplicate {
-		p.notify()
+	return err
+}
+
+// awaitAcks waits, up to timeout, until the high watermark of every
+// pending partition covers its batch (Kafka's delayed produce), and
+// answers each with its outcome: success, NOT_LEADER_OR_FOLLOWER if the
+// leadership moved, NOT_ENOUGH_REPLICAS_AFTER_APPEND if the ISR shrank
+// below min.insync.replicas, or REQUEST_TIMED_OUT.
+func (b *Broker) awaitAcks(pending []pendingAck, timeout time.Duration) {
+	var wake chan struct{}
+	var timer *time.Timer
+	for {
+		left := pending[:0]
+		for _, a := range pending {
+			done, err := a.p.committed(a.epoch, a.offset, a.minISR)
+			switch {
+			case err != nil:
+				a.sp.ErrorCode, a.sp.ErrorMessage = errCode(err)
+				a.sp.BaseOffset, a.sp.LogAppendTime, a.sp.LogStartOffset = -1, -1, -1
+			case !done:
+				left = append(left, a)
+			}
+		}
+		pending = left
+		if len(pending) == 0 {
+			return
+		}
+		if wake == nil {
+			wake = make(chan struct{}, 1)
+			for _, a := range pending {
+				a.p.wait(wake)
+				defer a.p.unwait(wake)
+			}
+			timer = time.NewTimer(timeout)
+			defer timer.Stop()
+			continue // re-check: the high watermark may have moved before we parked
+		}
+		select {
+		case <-wake:
+			continue
+		case <-timer.C:
+		case <-b.done:
+		}
+		for _, a := range pending {
+			a.sp.ErrorCode, a.sp.ErrorMessage = errCode(errorf(kerr.RequestTimedOut,
+				"the in-sync replicas did not acknowledge within the request timeout"))
+			a.sp.BaseOffset, a.sp.LogAppendTime, a.sp.LogStartOffset = -1, -1, -1
+		}
+		return
 	}
-	return nil
 }

@@ -5,13 +5,22 @@ package broker
 // v4 adds isolation level and the last stable offset (KIP-98), v5 the log
 // start offset, v7 fetch sessions (KIP-227, fetch_session.go), v9 the
 // current leader epoch (KIP-320), v11 the rack (KIP-392), v12 is flexible,
-// v13 names topics by id (KIP-516). A fetch that finds fewer than
-// fetch.min.bytes waits, parked on its partitions, until enough arrives or
-// fetch.max.wait.ms passes. Records go to the socket straight from the
-// segment files (fetch_response.go).
+// v13 names topics by id (KIP-516), v15 moves the replica id into the
+// replica state with the broker epoch (KIP-903). A fetch that finds fewer
+// than fetch.min.bytes waits, parked on its partitions, until enough
+// arrives or fetch.max.wait.ms passes. Records go to the socket straight
+// from the segment files (fetch_response.go).
+//
+// Only a partition's leader serves it. A consumer reads below the high
+// watermark; a follower (replica id >= 0) reads to the log end, and its
+// fetch offset tells the leader how far its log reaches: the leader
+// records it once per request, moves the high watermark to the smallest
+// log end of the ISR, and asks for the follower to rejoin the ISR once it
+// has caught up.
 
 import (
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -25,8 +34,8 @@ func init() { register(kmsg.Fetch, 4, 17, handleFetch) }
 // fetchItem is one partition to fetch.
 type fetchItem struct {
 	key         sessionKey
-	part        *partition // nil when unknown
-	unknownID   bool       // named by an unknown topic id
+	part        *partition // nil when not held here
+	lookupErr   error      // why part is nil
 	fetchOffset int64
 	maxBytes    int32
 	leaderEpoch int32
@@ -64,13 +73,20 @@ func handleFetch(b *Broker, r *request) (kmsg.Response, error) {
 		defer b.sessions.release(sess)
 	}
 	items := b.fetchItems(req, sess)
+	replica := req.ReplicaID
+	if req.Version >= 15 {
+		replica = req.ReplicaState.ID
+	}
+	if replica >= 0 {
+		b.recordFollowerFetch(replica, items)
+	}
 
 	maxWait := time.Duration(req.MaxWaitMillis) * time.Millisecond
 	deadline := time.Now().Add(maxWait)
 	var wake chan struct{}
 	var timer *time.Timer
 	for {
-		bytes, anyErr := b.collectFetch(req, items, resp)
+		bytes, anyErr := b.collectFetch(req, replica, items, resp)
 		if bytes >= int(req.MinBytes) || anyErr || maxWait <= 0 || !time.Now().Before(deadline) {
 			break
 		}
@@ -106,25 +122,22 @@ func handleFetch(b *Broker, r *request) (kmsg.Response, error) {
 // one.
 func (b *Broker) fetchItems(req *kmsg.FetchRequest, sess *fetchSession) []fetchItem {
 	var items []fetchItem
-	resolve := func(k sessionKey) (*partition, bool) {
+	resolve := func(k sessionKey) (*partition, error) {
 		if req.Version >= 13 {
 			t := b.getTopicByID(k.id)
 			if t == nil {
-				return nil, true
+				return nil, kerr.UnknownTopicID
 			}
-			if k.partition < 0 || int(k.partition) >= len(t.partitions) {
-				return nil, false
-			}
-			return t.partitions[k.partition], false
+			return lookupPartition(t, k.partition)
 		}
-		return b.getPartition(k.topic, k.partition), false
+		return lookupPartition(b.getTopic(k.topic), k.partition)
 	}
 	if sess != nil {
 		items = make([]fetchItem, 0, len(sess.order))
 		for _, k := range sess.order {
 			sp := sess.parts[k]
-			p, unknownID := resolve(k)
-			items = append(items, fetchItem{key: k, part: p, unknownID: unknownID,
+			p, err := resolve(k)
+			items = append(items, fetchItem{key: k, part: p, lookupErr: err,
 				fetchOffset: sp.fetchOffset, maxBytes: sp.maxBytes, leaderEpoch: sp.leaderEpoch, sp: sp})
 		}
 		return items
@@ -134,8 +147,8 @@ func (b *Broker) fetchItems(req *kmsg.FetchRequest, sess *fetchSession) []fetchI
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			k := keyOf(req.Version, rt, rp.Partition)
-			p, unknownID := resolve(k)
-			items = append(items, fetchItem{key: k, part: p, unknownID: unknownID,
+			p, err := resolve(k)
+			items = append(items, fetchItem{key: k, part: p, lookupErr: err,
 				fetchOffset: rp.FetchOffset, maxBytes: rp.PartitionMaxBytes, leaderEpoch: rp.CurrentLeaderEpoch})
 		}
 	}
@@ -144,7 +157,7 @@ func (b *Broker) fetchItems(req *kmsg.FetchRequest, sess *fetchSession) []fetchI
 
 // collectFetch reads every item into resp.topics, returning the bytes
 // found and whether any partition has an error.
-func (b *Broker) collectFetch(req *kmsg.FetchRequest, items []fetchItem, resp *fetchResponse) (int, bool) {
+func (b *Broker) collectFetch(req *kmsg.FetchRequest, replica int32, items []fetchItem, resp *fetchResponse) (int, bool) {
 	resp.topics = resp.topics[:0]
 	total, anyErr := 0, false
 	maxBytes := int(req.MaxBytes)
@@ -158,7 +171,7 @@ func (b *Broker) collectFetch(req *kmsg.FetchRequest, items []fetchItem, resp *f
 		}
 		ft := &resp.topics[len(resp.topics)-1]
 		fp := fetchPart{partition: it.key.partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1}
-		err := b.fetchPartition(it, maxBytes-total, total == 0, req.IsolationLevel, &fp)
+		err := b.fetchPartition(it, replica, maxBytes-total, total == 0, &fp)
 		if err != nil {
 			fp.errCode, _ = errCode(err)
 			anyErr = true
@@ -169,20 +182,19 @@ func (b *Broker) collectFetch(req *kmsg.FetchRequest, items []fetchItem, resp *f
 	return total, anyErr
 }
 
-func (b *Broker) fetchPartition(it *fetchItem, room int, first bool, isolation int8, fp *fetchPart) error {
+func (b *Broker) fetchPartition(it *fetchItem, replica int32, room int, first bool, fp *fetchPart) error {
 	p := it.part
 	if p == nil {
-		if it.unknownID {
-			return kerr.UnknownTopicID
-		}
-		return kerr.UnknownTopicOrPartition
+		return it.lookupErr
 	}
-	switch {
-	case it.leaderEpoch == -1:
-	case it.leaderEpoch > leaderEpoch:
-		return kerr.UnknownLeaderEpoch
-	case it.leaderEpoch < leaderEpoch:
-		return kerr.FencedLeaderEpoch
+	p.mu.RLock()
+	_, err := p.asLeaderLocked(it.leaderEpoch)
+	if err == nil && replica >= 0 && !slices.Contains(p.state.Replicas, replica) {
+		err = errorf(kerr.NotLeaderForPartition, "broker %d is not a replica of the partition", replica)
+	}
+	p.mu.RUnlock()
+	if err != nil {
+		return err
 	}
 	hw := p.highWatermark()
 	fp.highWatermark, fp.lastStableOffset = hw, hw
@@ -193,8 +205,12 @@ func (b *Broker) fetchPartition(it *fetchItem, room int, first bool, isolation i
 	}
 	// read_uncommitted and read_committed both stop at the high watermark:
 	// with no transactions stored, the last stable offset is the high
-	// watermark.
-	rr, err := p.log.Read(it.fetchOffset, max(limit, 0), hw, first)
+	// watermark. A follower copies everything.
+	maxOffset := hw
+	if replica >= 0 {
+		maxOffset = p.log.LogEndOffset()
+	}
+	rr, err := p.log.Read(it.fetchOffset, max(limit, 0), maxOffset, first)
 	if errors.Is(err, storage.ErrOffsetOutOfRange) {
 		return kerr.OffsetOutOfRange
 	}
@@ -203,6 +219,36 @@ func (b *Broker) fetchPartition(it *fetchItem, room int, first bool, isolation i
 	}
 	fp.records = rr
 	return nil
+}
+
+// recordFollowerFetch records, for each partition of a follower's fetch
+// that this broker leads, how far the follower's log reaches; it wakes
+// whatever waits for a high watermark that moved, and asks for the
+// follower's return to the ISR once it has caught up.
+func (b *Broker) recordFollowerFetch(replica int32, items []fetchItem) {
+	now := time.Now()
+	for i := range items {
+		it := &items[i]
+		p := it.part
+		if p == nil {
+			continue
+		}
+		p.mu.RLock()
+		_, err := p.asLeaderLocked(it.leaderEpoch)
+		inRange := it.fetchOffset >= p.log.LogStartOffset() && it.fetchOffset <= p.log.LogEndOffset()
+		var expand []int32
+		moved := false
+		if err == nil && inRange && slices.Contains(p.state.Replicas, replica) {
+			expand, moved = p.followerFetchedLocked(replica, it.fetchOffset, now)
+		}
+		p.mu.RUnlock()
+		if moved {
+			p.notify()
+		}
+		if expand != nil {
+			b.replicas.changeISR(p, expand)
+		}
+	}
 }
 
 // dropUnchanged removes, from an incremental response, partitions with no

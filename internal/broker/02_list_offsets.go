@@ -17,7 +17,11 @@ package broker
 // start offset and -5 finds nothing (offset -1), as in Kafka. Latest is
 // the high watermark; read_committed would stop at the last stable
 // offset, which equals the high watermark while no transactions are
-// stored.
+// stored. Only the leader answers; for a follower (replica id >= 0) or a
+// debugging tool (-2, which any replica answers) latest is the log end
+// offset. A new leader whose high watermark has not yet reached the start
+// of its epoch answers consumers OFFSET_NOT_AVAILABLE (KIP-207): until the
+// followers report back it cannot tell where the committed records end.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -85,7 +89,7 @@ func handleListOffsets(b *Broker, r *request) (kmsg.Response, error) {
 			if count[tpKey{rt.Topic, rp.Partition}] > 1 {
 				err = errorf(kerr.InvalidRequest, "partition %s-%d appears more than once", rt.Topic, rp.Partition)
 			} else {
-				err = listOffset(req.Version, t, rp, sp)
+				err = listOffset(req.Version, req.ReplicaID, t, rp, sp)
 			}
 			sp.ErrorCode, _ = errCode(err)
 		}
@@ -93,33 +97,36 @@ func handleListOffsets(b *Broker, r *request) (kmsg.Response, error) {
 	return resp, nil
 }
 
-// checkLeaderEpoch compares a request's current leader epoch (KIP-320)
-// with this node's, which never changes: -1 skips the check, an older
-// epoch is fenced, a newer one unknown (the client knows of a leader
-// election this node has not seen).
-func checkLeaderEpoch(epoch int32) error {
-	switch {
-	case epoch == anyLeaderEpoch:
-		return nil
-	case epoch > leaderEpoch:
-		return kerr.UnknownLeaderEpoch
-	case epoch < leaderEpoch:
-		return kerr.FencedLeaderEpoch
-	}
-	return nil
-}
+// Replica ids of ListOffsets and OffsetForLeaderEpoch requests that do
+// not come from a follower.
+const (
+	consumerReplicaID  = -1
+	debuggingReplicaID = -2
+)
 
 // listOffset answers one partition.
-func listOffset(version int16, t *topic, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) error {
-	if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.partitions) {
-		return kerr.UnknownTopicOrPartition
+func listOffset(version int16, replicaID int32, t *topic, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) error {
+	p, err := lookupPartition(t, rp.Partition)
+	if err != nil {
+		return err
 	}
-	p := t.partitions[rp.Partition]
-	if err := checkLeaderEpoch(rp.CurrentLeaderEpoch); err != nil {
+	p.mu.RLock()
+	epoch, epochStart := p.leaderEpoch, p.epochStart
+	err = checkLeaderEpoch(rp.CurrentLeaderEpoch, epoch)
+	if err == nil && !p.isLeader && replicaID != debuggingReplicaID {
+		err = errNotLeader
+	}
+	p.mu.RUnlock()
+	if err != nil {
 		return err
 	}
 	ts := rp.Timestamp
 	hw := p.highWatermark()
+	if replicaID >= 0 || replicaID == debuggingReplicaID {
+		hw = p.log.LogEndOffset() // no isolation: everything in the log
+	} else if hw < epochStart && ts != listEarliest && ts != listEarliestLocal {
+		return kerr.OffsetNotAvailable
+	}
 	if version == 0 {
 		sp.OldStyleOffsets = oldStyleOffsets(p, ts, rp.MaxNumOffsets, hw)
 		return nil
@@ -131,10 +138,10 @@ func listOffset(version int16, t *topic, rp *kmsg.ListOffsetsRequestTopicPartiti
 	}
 	switch ts {
 	case listLatest:
-		sp.Offset, sp.LeaderEpoch = hw, leaderEpoch
+		sp.Offset, sp.LeaderEpoch = hw, epoch
 	case listEarliest, listEarliestLocal:
 		// Everything is local: the earliest local offset is the log start.
-		sp.Offset, sp.LeaderEpoch = p.log.LogStartOffset(), leaderEpoch
+		sp.Offset, sp.LeaderEpoch = p.log.LogStartOffset(), epoch
 	case listLatestTiered:
 		// Nothing is tiered: Kafka answers offset -1, epoch -1 (the
 		// defaults already set).
@@ -142,12 +149,12 @@ func listOffset(version int16, t *topic, rp *kmsg.ListOffsetsRequestTopicPartiti
 		maxTs, off := p.log.MaxTimestamp()
 		// Only offsets a consumer may read count, as for a timestamp.
 		if off >= 0 && off < hw {
-			sp.Timestamp, sp.Offset, sp.LeaderEpoch = maxTs, off, leaderEpoch
+			sp.Timestamp, sp.Offset, sp.LeaderEpoch = maxTs, off, epoch
 		}
 	default:
 		off, foundTs, found := p.log.OffsetForTimestamp(ts)
 		if found && off < hw {
-			sp.Timestamp, sp.Offset, sp.LeaderEpoch = foundTs, off, leaderEpoch
+			sp.Timestamp, sp.Offset, sp.LeaderEpoch = foundTs, off, epoch
 		}
 	}
 	return nil

@@ -6,6 +6,11 @@ package broker
 // auto-created when auto.create.topics.enable is set); v10 adds topic ids
 // (KIP-516); v13 a top-level error code. Authorized operations (v8+) are
 // reported as "not requested" (-2147483648) since no authorizer runs.
+// Every broker answers from its copy of the cluster metadata: all live
+// brokers with their advertised listeners, the controller, and each
+// partition's leader, leader epoch, replicas, ISR and offline replicas
+// (replicas whose broker is not registered). A partition without a leader
+// carries LEADER_NOT_AVAILABLE.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -21,14 +26,17 @@ const authorizedOpsUnknown = -2147483648
 func handleMetadata(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.MetadataRequest)
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	snap := b.snapshot()
 	resp.ClusterID = &b.clusterID
-	resp.ControllerID = b.nodeID
+	resp.ControllerID = snap.Controller.ID
 	resp.AuthorizedOperations = authorizedOpsUnknown
-	for _, l := range b.advertised {
-		resp.Brokers = append(resp.Brokers, kmsg.MetadataResponseBroker{
-			NodeID: b.nodeID, Host: l.Host, Port: int32(l.Port), Rack: b.rack(),
-		})
-		break // one listener is advertised to clients
+	for _, id := range snap.BrokerIDs() {
+		if ep, ok := b.clientEndpoint(snap, id); ok {
+			reg := snap.Brokers[id]
+			resp.Brokers = append(resp.Brokers, kmsg.MetadataResponseBroker{
+				NodeID: id, Host: ep.Host, Port: ep.Port, Rack: rackOf(reg),
+			})
+		}
 	}
 
 	// A null topic list (or, before v1, an empty one) asks for every topic.
@@ -79,28 +87,57 @@ func handleMetadata(b *Broker, r *request) (kmsg.Response, error) {
 
 func (b *Broker) metadataTopic(t *topic) kmsg.MetadataResponseTopic {
 	name := t.name
+	snap := b.snapshot()
 	mt := kmsg.MetadataResponseTopic{
 		Topic:                &name,
 		TopicID:              t.id,
 		IsInternal:           isInternalTopic(name),
 		AuthorizedOperations: authorizedOpsUnknown,
-		Partitions:           make([]kmsg.MetadataResponseTopicPartition, len(t.partitions)),
+		Partitions:           make([]kmsg.MetadataResponseTopicPartition, len(t.meta.Partitions)),
 	}
-	for i := range t.partitions {
-		mt.Partitions[i] = kmsg.MetadataResponseTopicPartition{
+	for i, ps := range t.meta.Partitions {
+		mp := kmsg.MetadataResponseTopicPartition{
 			Partition:   int32(i),
-			Leader:      b.nodeID,
-			LeaderEpoch: leaderEpoch,
-			Replicas:    []int32{b.nodeID},
-			ISR:         []int32{b.nodeID},
+			Leader:      ps.Leader,
+			LeaderEpoch: ps.LeaderEpoch,
+			Replicas:    ps.Replicas,
+			ISR:         ps.ISR,
 		}
+		for _, id := range ps.Replicas {
+			if _, ok := snap.Broker(id); !ok {
+				mp.OfflineReplicas = append(mp.OfflineReplicas, id)
+			}
+		}
+		if ps.Leader == cluster.NoLeader {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
+		mt.Partitions[i] = mp
 	}
 	return mt
 }
 
-// rack is broker.rack, or nil.
-func (b *Broker) rack() *string {
-	if r := b.cfg.String("broker.rack"); r != "" {
+// clientEndpoint is the address a broker advertises for the listener
+// clients of this broker use: the endpoint with the same listener name,
+// else its first.
+func (b *Broker) clientEndpoint(snap *cluster.Snapshot, id int32) (cluster.Endpoint, bool) {
+	reg, ok := snap.Broker(id)
+	if !ok || len(reg.Endpoints) == 0 {
+		return cluster.Endpoint{}, false
+	}
+	if len(b.advertised) > 0 {
+		for _, ep := range reg.Endpoints {
+			if ep.Listener == b.advertised[0].Name {
+				return ep, true
+			}
+		}
+	}
+	return reg.Endpoints[0], true
+}
+
+// rackOf is a registration's broker.rack, or nil.
+func rackOf(reg cluster.BrokerRegistration) *string {
+	if reg.Rack != "" {
+		r := reg.Rack
 		return &r
 	}
 	return nil

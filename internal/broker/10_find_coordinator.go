@@ -6,13 +6,18 @@ package broker
 // flexible; v4 batches keys (KIP-699); v6 adds share-group keys (type 2,
 // KIP-932), which are not served. A group's coordinator is the leader of
 // __consumer_offsets partition abs(hashCode(group id)) % its partition
-// count, this node; the first group key creates __consumer_offsets.
+// count, as the cluster metadata names it; the first group key creates
+// __consumer_offsets. A partition without a leader answers
+// COORDINATOR_NOT_AVAILABLE, and the client asks again.
 // Transactions have no coordinator yet: their keys get
 // COORDINATOR_NOT_AVAILABLE.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-io/samsa/internal/cluster"
+	"github.com/samsa-io/samsa/internal/group"
 )
 
 func init() { register(kmsg.FindCoordinator, 0, 6, handleFindCoordinator) }
@@ -48,7 +53,7 @@ func (b *Broker) findCoordinator(keyType int8, key string) kmsg.FindCoordinatorR
 	switch keyType {
 	case coordinatorGroup:
 		if _, err = b.groups.ensure(); err != nil {
-			b.log.Error("group coordinator unavailable", "err", err)
+			b.log.Warn("group coordinator unavailable", "err", err)
 			err = errorf(kerr.CoordinatorNotAvailable, "%v", err)
 		}
 	case coordinatorTransaction:
@@ -60,11 +65,18 @@ func (b *Broker) findCoordinator(keyType int8, key string) kmsg.FindCoordinatorR
 		c.ErrorCode, c.ErrorMessage = errCode(err)
 		return c
 	}
-	if len(b.advertised) == 0 {
-		c.ErrorCode, c.ErrorMessage = errCode(errorf(kerr.CoordinatorNotAvailable, "the broker is not listening yet"))
+	snap := b.snapshot()
+	t := snap.Topic(offsetsTopic)
+	if t == nil || len(t.Partitions) == 0 {
+		c.ErrorCode, c.ErrorMessage = errCode(errorf(kerr.CoordinatorNotAvailable, "%s does not exist yet", offsetsTopic))
 		return c
 	}
-	l := b.advertised[0]
-	c.NodeID, c.Host, c.Port = b.nodeID, l.Host, int32(l.Port)
+	leader := t.Partitions[group.PartitionFor(key, int32(len(t.Partitions)))].Leader
+	ep, ok := b.clientEndpoint(snap, leader)
+	if leader == cluster.NoLeader || !ok {
+		c.ErrorCode, c.ErrorMessage = errCode(errorf(kerr.CoordinatorNotAvailable, "the coordinator's %s partition has no leader", offsetsTopic))
+		return c
+	}
+	c.NodeID, c.Host, c.Port = leader, ep.Host, ep.Port
 	return c
 }

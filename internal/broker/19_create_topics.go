@@ -6,9 +6,9 @@ package broker
 // partition count and replication factor, meaning the broker defaults
 // num.partitions and default.replication.factor (KIP-464); v5 is flexible
 // and returns the new topic's partition count, replication factor and
-// configs (KIP-525); v7 its topic id (KIP-516). A manual replica
-// assignment is accepted when it places every partition on this node,
-// the only broker there is.
+// configs (KIP-525); v7 its topic id (KIP-516). Partitions are placed
+// over the live brokers as Kafka places them (rack-aware round robin); a
+// manual replica assignment may name any registered brokers.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -52,7 +52,7 @@ func handleCreateTopics(b *Broker, r *request) (kmsg.Response, error) {
 		}
 		st.TopicID = t.id // zero with validate_only: nothing was created
 		st.NumPartitions = int32(len(t.partitions))
-		st.ReplicationFactor = 1
+		st.ReplicationFactor = t.replicationFactor()
 		if req.Version >= 5 {
 			for _, c := range topicConfigEntries(t.cfg, nil, false, false) {
 				st.Configs = append(st.Configs, kmsg.CreateTopicsResponseTopicConfig{
@@ -69,6 +69,7 @@ func handleCreateTopics(b *Broker, r *request) (kmsg.Response, error) {
 // validating only, checks) one topic.
 func (b *Broker) createRequestedTopic(rt *kmsg.CreateTopicsRequestTopic, validateOnly bool) (*topic, error) {
 	partitions, replication := rt.NumPartitions, rt.ReplicationFactor
+	var assignment [][]int32
 	if len(rt.ReplicaAssignment) > 0 {
 		// Kafka's ReplicationControlManager.createTopic rules and messages.
 		if rt.ReplicationFactor != -1 {
@@ -77,22 +78,21 @@ func (b *Broker) createRequestedTopic(rt *kmsg.CreateTopicsRequestTopic, validat
 		if rt.NumPartitions != -1 {
 			return nil, errorf(kerr.InvalidRequest, "A manual partition assignment was specified, but numPartitions was not set to -1.")
 		}
-		seen := make(map[int32]bool, len(rt.ReplicaAssignment))
+		snap := b.snapshot()
+		assignment = make([][]int32, len(rt.ReplicaAssignment))
 		rf := 0 // the first partition's replica count sets the topic's
 		for _, a := range rt.ReplicaAssignment {
-			if seen[a.Partition] {
+			if a.Partition >= 0 && int(a.Partition) < len(assignment) && assignment[a.Partition] != nil {
 				return nil, errorf(kerr.InvalidReplicaAssignment, "Found multiple manual partition assignments for partition %d", a.Partition)
 			}
-			seen[a.Partition] = true
-			if err := b.checkManualAssignment(a.Replicas, rf); err != nil {
+			if err := checkManualAssignment(snap, a.Replicas, rf); err != nil {
 				return nil, err
 			}
-			rf = len(a.Replicas)
-		}
-		for i := range int32(len(rt.ReplicaAssignment)) {
-			if !seen[i] {
+			if a.Partition < 0 || int(a.Partition) >= len(assignment) {
 				return nil, errorf(kerr.InvalidReplicaAssignment, "partitions should be a consecutive 0-based integer sequence")
 			}
+			assignment[a.Partition] = a.Replicas
+			rf = len(a.Replicas)
 		}
 		partitions, replication = int32(len(rt.ReplicaAssignment)), int16(rf)
 	} else {
@@ -117,5 +117,5 @@ func (b *Broker) createRequestedTopic(rt *kmsg.CreateTopicsRequestTopic, validat
 		}
 		configs[c.Name] = *c.Value
 	}
-	return b.createTopic(rt.Topic, partitions, replication, configs, validateOnly)
+	return b.createTopic(rt.Topic, partitions, replication, configs, assignment, validateOnly)
 }

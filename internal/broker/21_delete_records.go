@@ -7,8 +7,9 @@ package broker
 // (Partition.deleteRecordsOnLeader): a topic whose cleanup.policy does not
 // include delete answers POLICY_VIOLATION, an offset above the high
 // watermark or below -1 OFFSET_OUT_OF_RANGE, and an offset below the
-// current log start changes nothing. The answer is the low watermark,
-// which on a single node is the log start offset.
+// current log start changes nothing. Only the leader deletes; followers
+// move their log start up when their fetches tell them the leader's. The
+// answer is the low watermark: the leader's log start offset.
 
 import (
 	"errors"
@@ -59,13 +60,16 @@ func handleDeleteRecords(b *Broker, r *request) (kmsg.Response, error) {
 // deleteRecords deletes the records of one partition below offset and
 // returns the new low watermark.
 func deleteRecords(t *topic, partition int32, offset int64) (int64, error) {
-	if t == nil || partition < 0 || int(partition) >= len(t.partitions) {
-		return 0, kerr.UnknownTopicOrPartition
+	p, err := lookupPartition(t, partition)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := p.asLeader(anyLeaderEpoch); err != nil {
+		return 0, err
 	}
 	if !strings.Contains(t.cfg.String("cleanup.policy"), "delete") {
 		return 0, errorf(kerr.PolicyViolation, "records of %s-%d cannot be deleted: cleanup.policy does not include delete", t.name, partition)
 	}
-	p := t.partitions[partition]
 	hw := p.highWatermark()
 	if offset == deleteToHighWatermark {
 		offset = hw

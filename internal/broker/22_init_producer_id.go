@@ -8,8 +8,8 @@ package broker
 // producers (KIP-890's changes concern transactions). Without a
 // transactional id Kafka hands out a fresh id with epoch 0 every time,
 // ignoring any id and epoch sent, and so does this broker: ids come from
-// the metadata store, which never hands one out twice, across restarts
-// too. The transaction timeout only matters for transactions.
+// blocks reserved in the cluster metadata store, so no two brokers, and
+// no restart, hand one out twice. The transaction timeout only matters for transactions.
 // Transactions need a transaction coordinator, which this broker does not
 // have yet: a transactional id gets COORDINATOR_NOT_AVAILABLE.
 
@@ -44,10 +44,14 @@ func handleInitProducerID(b *Broker, r *request) (kmsg.Response, error) {
 	case req.TransactionalID != nil:
 		err = errorf(kerr.CoordinatorNotAvailable, "transactions are not supported yet; only idempotent producers (no transactional.id) are")
 	default:
+		ctx, cancel := b.metadataContext()
 		var id int64
-		if id, err = b.store.NextProducerID(); err == nil {
+		if id, err = b.pids.Next(ctx); err == nil {
 			resp.ProducerID, resp.ProducerEpoch = id, 0
+		} else if ctx.Err() != nil {
+			err = errorf(kerr.CoordinatorNotAvailable, "the cluster metadata store did not answer: %v", err)
 		}
+		cancel()
 	}
 	if err != nil {
 		code, _ := errCode(err)

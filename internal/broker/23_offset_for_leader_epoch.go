@@ -5,12 +5,13 @@ package broker
 // v1 returns the leader epoch found as well as its end offset (KIP-279);
 // v2 adds the current leader epoch, checked like Fetch's (KIP-320); v3 the
 // replica id (KIP-392: -1 for consumers, -2 for debugging tools, a broker
-// id for followers), which changes nothing on a node that leads every
-// partition; v4 is flexible. Consumers use it after a leader change to
-// detect log truncation: the end offset of the epoch they last read from.
+// id for followers); v4 is flexible. Only the leader answers, except to
+// debugging tools. Followers use it after a leader change to find where
+// their log diverged from the new leader's (KIP-101, KIP-279), consumers
+// to detect log truncation: the end offset of the epoch they last read
+// from.
 
 import (
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -32,7 +33,7 @@ func handleOffsetForLeaderEpoch(b *Broker, r *request) (kmsg.Response, error) {
 			sp := &st.Partitions[j]
 			*sp = kmsg.NewOffsetForLeaderEpochResponseTopicPartition() // epoch, offset -1
 			sp.Partition = rp.Partition
-			err := endOffsetForEpoch(t, rp, sp)
+			err := endOffsetForEpoch(req.ReplicaID, t, rp, sp)
 			sp.ErrorCode, _ = errCode(err)
 		}
 	}
@@ -42,25 +43,33 @@ func handleOffsetForLeaderEpoch(b *Broker, r *request) (kmsg.Response, error) {
 // noLeaderEpoch is the undefined leader epoch.
 const noLeaderEpoch = -1
 
-func endOffsetForEpoch(t *topic, rp *kmsg.OffsetForLeaderEpochRequestTopicPartition, sp *kmsg.OffsetForLeaderEpochResponseTopicPartition) error {
-	if t == nil || rp.Partition < 0 || int(rp.Partition) >= len(t.partitions) {
-		return kerr.UnknownTopicOrPartition
-	}
-	// Before v2 the field is absent and decodes as -1: no check.
-	if err := checkLeaderEpoch(rp.CurrentLeaderEpoch); err != nil {
+func endOffsetForEpoch(replicaID int32, t *topic, rp *kmsg.OffsetForLeaderEpochRequestTopicPartition, sp *kmsg.OffsetForLeaderEpochResponseTopicPartition) error {
+	p, err := lookupPartition(t, rp.Partition)
+	if err != nil {
 		return err
 	}
-	p := t.partitions[rp.Partition]
-	switch rp.LeaderEpoch {
-	case noLeaderEpoch:
+	p.mu.RLock()
+	// Before v2 the current leader epoch is absent and decodes as -1: no
+	// check.
+	current := p.leaderEpoch
+	err = checkLeaderEpoch(rp.CurrentLeaderEpoch, current)
+	if err == nil && !p.isLeader && replicaID != debuggingReplicaID {
+		err = errNotLeader
+	}
+	leading := p.isLeader
+	p.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	switch {
+	case rp.LeaderEpoch == noLeaderEpoch:
 		// Kafka answers epoch -1, offset -1 for the undefined epoch.
 		return nil
-	case leaderEpoch:
-		// The leader's current epoch ends at the log end offset. Kafka's
-		// leader puts its epoch in the epoch cache on election, so this
-		// holds even before anything was written in it; answer it here
-		// rather than depend on an empty log's cache.
-		sp.LeaderEpoch, sp.EndOffset = leaderEpoch, p.log.LogEndOffset()
+	case leading && rp.LeaderEpoch == current:
+		// The leader's current epoch ends at the log end offset; the
+		// epoch cache has it from the election on, but answer it here
+		// rather than depend on the cache.
+		sp.LeaderEpoch, sp.EndOffset = current, p.log.LogEndOffset()
 		return nil
 	}
 	epoch, end := p.log.EndOffsetForEpoch(rp.LeaderEpoch)

@@ -5,8 +5,8 @@ package broker
 // v2 is flexible; v3 adds a top-level error code (KIP-784); v4 the
 // total and usable bytes of each directory's file system (KIP-827). Every
 // directory of log.dirs is listed, with the partitions it holds: their
-// size on disk, an offset lag of 0 (on a single node there is no replica
-// to lag) and is_future false (AlterReplicaLogDirs is not served, so no
+// size on disk, an offset lag of 0 (Kafka reports a lag only for a
+// replica being moved between directories) and is_future false (AlterReplicaLogDirs is not served, so no
 // partition is ever being moved). A null topic list asks for every
 // partition; named topics or partitions this broker does not have are
 // left out, as Kafka does.
@@ -66,7 +66,7 @@ func handleDescribeLogDirs(b *Broker, r *request) (kmsg.Response, error) {
 			continue
 		}
 		for _, p := range t.partitions {
-			if want != nil && !parts[p.tp.Partition] {
+			if p == nil || want != nil && !parts[p.tp.Partition] {
 				continue
 			}
 			d := byDir[filepath.Dir(absPath(p.log.Dir()))]

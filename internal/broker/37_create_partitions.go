@@ -5,8 +5,9 @@ package broker
 // v1 is v0 answered after throttling (KIP-219); v2 is flexible; v3 is
 // unchanged on the wire. A topic's partition count can only grow; asking
 // for the same or a smaller count is INVALID_PARTITIONS with Kafka's
-// messages. A manual assignment must give each new partition exactly this
-// node. validate_only checks without creating. The change itself is
+// messages. New partitions get the topic's replication factor, placed over
+// the live brokers unless a manual assignment names registered brokers.
+// validate_only checks without creating. The change itself is
 // createPartitions (topics_admin.go).
 
 import (

@@ -6,9 +6,10 @@ package broker
 // v1 adds the endpoint type (KIP-919): 1 asks for brokers, which this is;
 // 2 asks for controllers, answered MISMATCHED_ENDPOINT_TYPE as a Kafka
 // broker does, and anything else UNSUPPORTED_ENDPOINT_TYPE. v2 adds
-// include_fenced_brokers (KIP-1073); this node is never fenced, so the
-// flag changes nothing. This node is the whole cluster and its own
-// controller. Authorized operations are "not requested"
+// include_fenced_brokers (KIP-1073); a broker whose registration expired
+// is gone from the metadata rather than fenced, so the flag changes
+// nothing. The brokers are every registered broker, the controller the
+// broker elected in etcd. Authorized operations are "not requested"
 // (-2147483648) since no authorizer runs, as in Metadata.
 
 import (
@@ -41,14 +42,17 @@ func handleDescribeCluster(b *Broker, r *request) (kmsg.Response, error) {
 			"unsupported endpoint type %d", req.EndpointType))
 		return resp, nil
 	}
+	snap := b.snapshot()
 	resp.ClusterID = b.clusterID
-	resp.ControllerID = b.nodeID
-	if len(b.advertised) > 0 {
-		// One listener is advertised to clients, as in Metadata.
-		l := b.advertised[0]
-		resp.Brokers = append(resp.Brokers, kmsg.DescribeClusterResponseBroker{
-			NodeID: b.nodeID, Host: l.Host, Port: int32(l.Port), Rack: b.rack(),
-		})
+	resp.ControllerID = snap.Controller.ID
+	for _, id := range snap.BrokerIDs() {
+		// One listener per broker is advertised to clients, as in
+		// Metadata.
+		if ep, ok := b.clientEndpoint(snap, id); ok {
+			resp.Brokers = append(resp.Brokers, kmsg.DescribeClusterResponseBroker{
+				NodeID: id, Host: ep.Host, Port: ep.Port, Rack: rackOf(snap.Brokers[id]),
+			})
+		}
 	}
 	return resp, nil
 }

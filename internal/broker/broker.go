@@ -6,11 +6,13 @@
 package broker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/samsa-io/samsa/internal/cluster"
@@ -25,16 +27,32 @@ type Broker struct {
 	nodeID    int32
 	clusterID string
 	logs      *storage.Manager
-	store     *cluster.FileStore
+	node      *cluster.Node // cluster membership and the metadata store
+	pids      *cluster.ProducerIDs
 	sessions  *fetchSessions
 	groups    *groupCoordinator // consumer groups and committed offsets
+	replicas  *replicaManager   // replica fetchers and the ISR checks
 
-	// topicsMu guards topics and topicsByID (the maps, and each topic's
-	// partitions slice and configs, which are replaced, never mutated).
-	// Lock order: topicsMu before any storage lock.
+	// regEpoch is the broker epoch of the latest registration, 0 before
+	// Start.
+	regEpoch atomic.Int64
+	// kick wakes the metadata applier to apply the current snapshot
+	// again (after regEpoch changes).
+	kick chan struct{}
+	// hosted is the applier's map of the partition replicas on this
+	// broker; only the applier goroutine touches it.
+	hosted map[storage.TopicPartition]*partition
+	// appliedRegEpoch is the regEpoch of the last apply; applier only.
+	appliedRegEpoch int64
+
+	// topicsMu guards topics, topicsByID, meta and applied (the maps, and
+	// each topic's partitions slice and configs, which are replaced, never
+	// mutated). Lock order: topicsMu before any partition or storage lock.
 	topicsMu   sync.RWMutex
 	topics     map[string]*topic
 	topicsByID map[cluster.TopicID]*topic
+	meta       *cluster.Snapshot // the snapshot applied last
+	applied    chan struct{}     // closed when a newer snapshot is applied
 
 	listeners  []net.Listener
 	advertised []config.Listener
@@ -44,11 +62,19 @@ type Broker struct {
 	closed  bool
 	done    chan struct{}  // closed by Close: parked requests return early
 	wg      sync.WaitGroup // accept loops and connections
+	bg      sync.WaitGroup // background goroutines: applier, session keeper, group loader, ISR checks
 }
 
 // New opens the broker's data directories (recovering logs as needed) and
-// loads its metadata. It does not listen yet; Start does.
+// its part of the cluster: the embedded etcd member, if it runs one, and
+// the metadata cache. It does not listen or register yet; Start does.
+// With controller.quorum.voters, it waits for a quorum of voters.
 func New(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
+	return NewContext(context.Background(), cfg, logger)
+}
+
+// NewContext is New with ctx bounding the wait for the metadata store.
+func NewContext(ctx context.Context, cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
@@ -58,18 +84,19 @@ func New(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 		log:        logger,
 		nodeID:     cfg.NodeID(),
 		sessions:   newFetchSessions(1000),
+		kick:       make(chan struct{}, 1),
+		hosted:     map[storage.TopicPartition]*partition{},
 		topics:     map[string]*topic{},
 		topicsByID: map[cluster.TopicID]*topic{},
+		meta:       &cluster.Snapshot{},
+		applied:    make(chan struct{}),
 		conns:      map[*conn]struct{}{},
 		done:       make(chan struct{}),
 	}
+	if err := b.openNode(ctx, dirs); err != nil {
+		return nil, err
+	}
 	var err error
-	if b.clusterID, err = loadMetaProperties(dirs, b.nodeID); err != nil {
-		return nil, err
-	}
-	if b.store, err = cluster.OpenFileStore(dirs[0]); err != nil {
-		return nil, err
-	}
 	b.logs, err = storage.OpenManager(storage.ManagerConfig{
 		FS:                              storage.OSFS,
 		Dirs:                            dirs,
@@ -80,13 +107,11 @@ func New(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 		Logger:                          logger,
 	})
 	if err != nil {
+		b.node.Close()
 		return nil, err
 	}
-	if err := b.loadTopics(); err != nil {
-		b.logs.Close()
-		return nil, err
-	}
-	b.groups = b.newGroups()
+	b.groups = newGroups(b)
+	b.replicas = newReplicaManager(b)
 	return b, nil
 }
 
@@ -115,7 +140,19 @@ func (b *Broker) Start() error {
 		}
 	}
 	b.advertised = adv
-	b.startGroups()
+	if err := b.register(); err != nil {
+		b.closeListeners()
+		return err
+	}
+	// The first snapshot is applied before the first connection, so that
+	// a client finds every partition this broker leads and the
+	// controller.
+	b.apply(b.waitController())
+	b.bg.Add(3)
+	go b.runApplier()
+	go b.keepSession()
+	go b.groups.runLoader()
+	b.replicas.start()
 	for _, ln := range b.listeners {
 		b.log.Info("listening", "addr", ln.Addr().String(), "node.id", b.nodeID, "cluster.id", b.clusterID,
 			"log.dirs", b.cfg.String("log.dirs"))
@@ -133,8 +170,20 @@ func (b *Broker) Addr() string {
 	return b.listeners[0].Addr().String()
 }
 
-// ClusterID returns the cluster id kept in meta.properties.
+// ClusterID returns the cluster's id, as meta.properties and the
+// metadata store agree on it.
 func (b *Broker) ClusterID() string { return b.clusterID }
+
+// LeadsEtcd reports whether this broker's embedded etcd member is the raft
+// leader of the metadata store. Stopping the leader last lets every other
+// member stop without a leadership handover.
+func (b *Broker) LeadsEtcd() bool {
+	m := b.node.Member()
+	return m != nil && m.IsLeader()
+}
+
+// NodeID returns node.id.
+func (b *Broker) NodeID() int32 { return b.nodeID }
 
 func (b *Broker) accept(ln net.Listener) {
 	defer b.wg.Done()
@@ -182,8 +231,18 @@ func (b *Broker) closeListeners() {
 }
 
 // Close stops serving, closes every connection, then flushes and
-// checkpoints every log.
-func (b *Broker) Close() error {
+// checkpoints every log and leaves the cluster: its registration goes at
+// once, and the controller moves its leaderships to other in-sync
+// replicas. ControlledShutdown before Close moves them first.
+func (b *Broker) Close() error { return b.close(false) }
+
+// Halt stops the broker as a crash would, for tests of failures: like
+// Close, except that its etcd session is abandoned rather than ended, so
+// the cluster notices the broker gone only when broker.session.timeout.ms
+// has passed.
+func (b *Broker) Halt() error { return b.close(true) }
+
+func (b *Broker) close(abandon bool) error {
 	b.connsMu.Lock()
 	if b.closed {
 		b.connsMu.Unlock()
@@ -197,6 +256,13 @@ func (b *Broker) Close() error {
 	}
 	b.connsMu.Unlock()
 	b.wg.Wait()
+	b.bg.Wait()
+	b.replicas.stop()
 	b.closeGroups()
+	if abandon {
+		b.node.Abandon()
+	} else if err := b.node.Close(); err != nil {
+		b.log.Warn("leaving the cluster", "err", err)
+	}
 	return b.logs.Close()
 }

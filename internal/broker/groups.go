@@ -4,9 +4,13 @@ package broker
 // network or of files; here it gets __consumer_offsets as its log, the
 // topic map as its metadata, and its configuration from the broker
 // properties. __consumer_offsets is created on the first FindCoordinator
-// for a group, as Kafka creates it; when it exists at startup its
-// partitions are loaded in the background, and their groups answer
-// COORDINATOR_LOAD_IN_PROGRESS meanwhile.
+// for a group, as Kafka creates it, with offsets.topic.replication.factor
+// replicas (fewer if fewer brokers are registered). The coordinator
+// follows the leadership of its partitions: the metadata applier queues a
+// load when this broker becomes a partition's leader and an unload when it
+// stops leading it, and a loader goroutine replays them in order; the
+// groups of a partition being loaded answer COORDINATOR_LOAD_IN_PROGRESS,
+// those of a partition led elsewhere NOT_COORDINATOR.
 
 import (
 	"context"
@@ -20,6 +24,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-io/samsa/internal/group"
 	"github.com/samsa-io/samsa/internal/record"
@@ -33,40 +38,112 @@ const offsetsTopic = "__consumer_offsets"
 // __consumer_offsets does.
 type groupCoordinator struct {
 	b *Broker
-	// mu serializes creating __consumer_offsets and the coordinator.
+	// mu serializes creating __consumer_offsets.
 	mu    sync.Mutex
 	coord atomic.Pointer[group.Coordinator]
+	// led lists the partitions whose load was last queued, and is owned
+	// by the metadata applier.
+	led map[int32]bool
+
+	qmu   sync.Mutex // guards queue
+	queue []groupEvent
+	wake  chan struct{}
 }
 
-// newGroups sets up the coordinator of an existing __consumer_offsets;
-// startGroups loads it.
-func (b *Broker) newGroups() *groupCoordinator {
-	g := &groupCoordinator{b: b}
-	if t := b.getTopic(offsetsTopic); t != nil {
+// groupEvent is a partition to load or unload.
+type groupEvent struct {
+	partition int32
+	load      bool
+}
+
+func newGroups(b *Broker) *groupCoordinator {
+	return &groupCoordinator{b: b, led: map[int32]bool{}, wake: make(chan struct{}, 1)}
+}
+
+// prepare is called by the metadata applier with __consumer_offsets as
+// about to be published (nil if it does not exist): it creates the
+// coordinator the first time.
+func (g *groupCoordinator) prepare(t *topic) {
+	if t != nil && g.coord.Load() == nil {
 		g.coord.Store(g.newCoordinator(t))
 	}
-	return g
 }
 
-// startGroups loads the partitions of __consumer_offsets in the
-// background. The broker's wait group tracks it, so Close waits for it
-// before closing the logs it reads.
-func (b *Broker) startGroups() {
-	c := b.groups.coord.Load()
-	if c == nil {
-		return
-	}
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		start := time.Now()
-		for p := range c.NumPartitions() {
-			if err := c.Load(p); err != nil {
-				b.log.Error("loading group coordinator state failed", "partition", p, "err", err)
+// follow is called by the metadata applier with __consumer_offsets as
+// just published: it queues loads and unloads for the partitions whose
+// leadership changed.
+func (g *groupCoordinator) follow(t *topic) {
+	c := g.coord.Load()
+	if t == nil {
+		if c == nil {
+			return
+		}
+		for p, led := range g.led {
+			if led {
+				g.push(groupEvent{partition: p})
 			}
 		}
-		b.log.Info("group coordinator loaded", "partitions", c.NumPartitions(), "took", time.Since(start))
-	}()
+		clear(g.led)
+		return
+	}
+	for i := range min(int32(len(t.partitions)), c.NumPartitions()) {
+		leads := false
+		if p := t.partitions[i]; p != nil {
+			leads, _, _ = p.role()
+		}
+		if leads != g.led[i] {
+			g.led[i] = leads
+			g.push(groupEvent{partition: i, load: leads})
+		}
+	}
+}
+
+func (g *groupCoordinator) push(ev groupEvent) {
+	g.qmu.Lock()
+	g.queue = append(g.queue, ev)
+	g.qmu.Unlock()
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+}
+
+// runLoader loads and unloads partitions in the order the applier queued
+// them, until the broker closes.
+func (g *groupCoordinator) runLoader() {
+	defer g.b.bg.Done()
+	for {
+		select {
+		case <-g.wake:
+		case <-g.b.done:
+			return
+		}
+		g.qmu.Lock()
+		evs := g.queue
+		g.queue = nil
+		g.qmu.Unlock()
+		c := g.coord.Load()
+		for _, ev := range evs {
+			if c == nil {
+				break
+			}
+			if !ev.load {
+				c.Unload(ev.partition)
+				continue
+			}
+			select {
+			case <-g.b.done:
+				return
+			default:
+			}
+			start := time.Now()
+			if err := c.Load(ev.partition); err != nil {
+				g.b.log.Error("loading group coordinator state failed", "partition", ev.partition, "err", err)
+				continue
+			}
+			g.b.log.Debug("group coordinator loaded a partition", "partition", ev.partition, "took", time.Since(start))
+		}
+	}
 }
 
 // closeGroups stops the coordinator's timers and answers waiting requests.
@@ -82,8 +159,8 @@ func (b *Broker) closeGroups() {
 func (g *groupCoordinator) coordinator() *group.Coordinator { return g.coord.Load() }
 
 // ensure creates __consumer_offsets (compacted, with
-// offsets.topic.num.partitions partitions) and the coordinator if they do
-// not exist yet.
+// offsets.topic.num.partitions partitions) if it does not exist yet, and
+// returns the coordinator.
 func (g *groupCoordinator) ensure() (*group.Coordinator, error) {
 	if c := g.coord.Load(); c != nil {
 		return c, nil
@@ -94,31 +171,27 @@ func (g *groupCoordinator) ensure() (*group.Coordinator, error) {
 		return c, nil
 	}
 	b := g.b
-	t := b.getTopic(offsetsTopic)
-	if t == nil {
+	if b.snapshot().Topic(offsetsTopic) == nil {
 		configs := map[string]string{
 			"cleanup.policy":   "compact",
 			"compression.type": "producer",
 			"segment.bytes":    strconv.Itoa(b.cfg.Int("offsets.topic.segment.bytes")),
 		}
-		var err error
-		t, err = b.createTopic(offsetsTopic, int32(b.cfg.Int("offsets.topic.num.partitions")), 1, configs, false)
+		rf := min(b.cfg.Int("offsets.topic.replication.factor"), len(b.snapshot().PlacementBrokers()))
+		_, err := b.createTopic(offsetsTopic, int32(b.cfg.Int("offsets.topic.num.partitions")), int16(max(rf, 1)), configs, nil, false)
 		var ae *apiError
 		if errors.As(err, &ae) && ae.err == kerr.TopicAlreadyExists {
-			t, err = b.getTopic(offsetsTopic), nil
+			err = nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("creating %s: %w", offsetsTopic, err)
 		}
 	}
-	c := g.newCoordinator(t)
-	for p := range c.NumPartitions() {
-		if err := c.Load(p); err != nil {
-			c.Close()
-			return nil, err
-		}
+	// The applier made the coordinator when it applied the topic.
+	c := g.coord.Load()
+	if c == nil {
+		return nil, fmt.Errorf("%s is being created", offsetsTopic)
 	}
-	g.coord.Store(c)
 	return c, nil
 }
 
@@ -165,21 +238,31 @@ func (l offsetsLog) partition(p int32) (*partition, error) {
 	return part, nil
 }
 
-// Append writes a batch as a produce with acks=all would: on a single node
-// an appended batch is committed.
+// Append writes a batch as a produce with acks=all would, and waits up to
+// offsets.commit.timeout.ms for the in-sync replicas to have it.
 func (l offsetsLog) Append(p int32, batch []byte) error {
 	part, err := l.partition(p)
 	if err != nil {
 		return err
 	}
+	t := l.b.getTopic(offsetsTopic)
+	if t == nil {
+		return fmt.Errorf("%s does not exist", offsetsTopic)
+	}
 	appendTime := int64(-1)
-	if t := l.b.getTopic(offsetsTopic); t != nil && t.rules.logAppendTime {
+	if t.rules.logAppendTime {
 		appendTime = time.Now().UnixMilli()
 	}
-	if _, err := part.log.Append(batch, leaderEpoch, appendTime); err != nil {
+	res, err := part.appendAsLeader(batch, appendTime, true, t.minISR)
+	if err != nil {
 		return err
 	}
-	part.notify()
+	sp := kmsg.NewProduceResponseTopicPartition()
+	timeout := time.Duration(l.b.cfg.Int64("offsets.commit.timeout.ms")) * time.Millisecond
+	l.b.awaitAcks([]pendingAck{{p: part, epoch: res.leaderEpoch, offset: res.LastOffset + 1, minISR: t.minISR, sp: &sp}}, timeout)
+	if sp.ErrorCode != 0 {
+		return kerr.ErrorForCode(sp.ErrorCode)
+	}
 	return nil
 }
 

@@ -13,16 +13,15 @@ import (
 	"github.com/samsa-io/samsa/internal/config"
 )
 
-// loadMetaProperties reads meta.properties (Kafka's KRaft v1 format:
-// node.id, cluster.id, directory.id, version) from every log dir, checks
-// they agree with each other and with node.id, and writes it where missing,
-// generating the cluster id the first time.
-func loadMetaProperties(dirs []string, nodeID int32) (string, error) {
-	clusterID := ""
-	var missing []string
+// readMetaProperties reads meta.properties (Kafka's KRaft v1 format:
+// node.id, cluster.id, directory.id, version) from every log dir and
+// checks that they agree with each other and with node.id. It returns the
+// cluster id they name ("" if none has one yet) and the dirs without the
+// file, creating the dirs as needed.
+func readMetaProperties(dirs []string, nodeID int32) (clusterID string, missing []string, err error) {
 	for _, dir := range dirs {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", fmt.Errorf("log.dirs: %w", err)
+			return "", nil, fmt.Errorf("log.dirs: %w", err)
 		}
 		path := filepath.Join(dir, "meta.properties")
 		props, err := config.LoadProperties(path)
@@ -31,31 +30,33 @@ func loadMetaProperties(dirs []string, nodeID int32) (string, error) {
 			continue
 		}
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if id, err := strconv.Atoi(props["node.id"]); err != nil || int32(id) != nodeID {
-			return "", fmt.Errorf("%s has node.id %q but this broker is node.id %d", path, props["node.id"], nodeID)
+			return "", nil, fmt.Errorf("%s has node.id %q but this broker is node.id %d", path, props["node.id"], nodeID)
 		}
 		switch cid := props["cluster.id"]; {
 		case cid == "":
-			return "", fmt.Errorf("%s has no cluster.id", path)
+			return "", nil, fmt.Errorf("%s has no cluster.id", path)
 		case clusterID == "":
 			clusterID = cid
 		case clusterID != cid:
-			return "", fmt.Errorf("%s has cluster.id %s but another log dir has %s", path, cid, clusterID)
+			return "", nil, fmt.Errorf("%s has cluster.id %s but another log dir has %s", path, cid, clusterID)
 		}
 	}
-	if clusterID == "" {
-		clusterID = randomID()
-	}
-	for _, dir := range missing {
+	return clusterID, missing, nil
+}
+
+// writeMetaProperties writes meta.properties into dirs.
+func writeMetaProperties(dirs []string, nodeID int32, clusterID string) error {
+	for _, dir := range dirs {
 		content := fmt.Sprintf("#\n#%s\nnode.id=%d\ndirectory.id=%s\nversion=1\ncluster.id=%s\n",
 			time.Now().UTC().Format(time.UnixDate), nodeID, randomID(), clusterID)
 		if err := writeFileSync(filepath.Join(dir, "meta.properties"), []byte(content)); err != nil {
-			return "", err
+			return err
 		}
 	}
-	return clusterID, nil
+	return nil
 }
 
 // randomID is a random UUID in Kafka's base64url form.

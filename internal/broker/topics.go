@@ -1,11 +1,11 @@
 package broker
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -16,16 +16,29 @@ import (
 	"github.com/samsa-io/samsa/internal/storage"
 )
 
-// topic is a topic this broker serves. Its fields are replaced (under
-// Broker.topicsMu), never mutated in place, so a reader holding a *topic
-// sees a consistent value.
+// topic is a topic of the cluster as this broker last applied it. Its
+// fields are replaced (under Broker.topicsMu), never mutated in place, so
+// a reader holding a *topic sees a consistent value.
 type topic struct {
-	name       string
-	id         cluster.TopicID
+	name string
+	id   cluster.TopicID
+	// meta is the topic in the cluster metadata: every partition's
+	// replicas, leader and ISR.
+	meta *cluster.TopicState
+	// partitions are the replicas this broker holds, by partition id;
+	// nil where it holds none.
 	partitions []*partition
 	cfg        config.Topic
 	rules      *batchRules // produce validation, from cfg
 	minISR     int
+}
+
+// replicationFactor is the replica count of the topic's first partition.
+func (t *topic) replicationFactor() int16 {
+	if t.meta == nil || len(t.meta.Partitions) == 0 {
+		return -1
+	}
+	return int16(len(t.meta.Partitions[0].Replicas))
 }
 
 // newTopic builds a topic's state from its metadata (partitions are added
@@ -47,52 +60,6 @@ func (b *Broker) newTopic(name string, id cluster.TopicID, overrides map[string]
 	return &topic{name: name, id: id, cfg: cfg, rules: rules, minISR: int(cfg.Int64("min.insync.replicas"))}
 }
 
-// partition is one partition this broker leads.
-type partition struct {
-	tp  storage.TopicPartition
-	log *storage.Log
-
-	// waitMu guards waiters: fetches parked until this partition grows.
-	waitMu  sync.Mutex
-	waiters map[chan struct{}]struct{}
-}
-
-// leaderEpoch of every partition on a single node: it never changes
-// leaders.
-const leaderEpoch = 0
-
-// highWatermark is the offset below which records are committed. On a
-// single node every appended record is.
-func (p *partition) highWatermark() int64 { return p.log.LogEndOffset() }
-
-// wait registers ch to be signalled at the next append.
-func (p *partition) wait(ch chan struct{}) {
-	p.waitMu.Lock()
-	if p.waiters == nil {
-		p.waiters = map[chan struct{}]struct{}{}
-	}
-	p.waiters[ch] = struct{}{}
-	p.waitMu.Unlock()
-}
-
-func (p *partition) unwait(ch chan struct{}) {
-	p.waitMu.Lock()
-	delete(p.waiters, ch)
-	p.waitMu.Unlock()
-}
-
-// notify wakes every parked fetch.
-func (p *partition) notify() {
-	p.waitMu.Lock()
-	for ch := range p.waiters {
-		select {
-		case ch <- struct{}{}:
-		default:
-		}
-	}
-	p.waitMu.Unlock()
-}
-
 // logConfig resolves the storage configuration of a topic.
 func (b *Broker) logConfig(overrides map[string]string) storage.LogConfig {
 	t := config.Topic{Broker: b.cfg, Overrides: overrides}
@@ -110,42 +77,6 @@ func (b *Broker) logConfig(overrides map[string]string) storage.LogConfig {
 	}
 }
 
-// loadTopics opens the logs of every topic in the metadata store, and
-// removes logs of topics the store does not know (a deletion interrupted by
-// a crash).
-func (b *Broker) loadTopics() error {
-	known := map[storage.TopicPartition]bool{}
-	for name, mt := range b.store.Topics() {
-		t := b.newTopic(name, mt.ID, mt.Configs)
-		lc := b.logConfig(mt.Configs)
-		for i := int32(0); i < mt.Partitions; i++ {
-			tp := storage.TopicPartition{Topic: name, Partition: i}
-			known[tp] = true
-			l := b.logs.Get(tp)
-			if l == nil {
-				var err error
-				if l, err = b.logs.Create(tp, mt.ID, lc); err != nil {
-					return fmt.Errorf("opening %s-%d: %w", name, i, err)
-				}
-			} else {
-				l.SetConfig(lc)
-			}
-			t.partitions = append(t.partitions, &partition{tp: tp, log: l})
-		}
-		b.topics[name] = t
-		b.topicsByID[t.id] = t
-	}
-	for tp := range b.logs.All() {
-		if !known[tp] {
-			b.log.Warn("removing log of unknown topic", "topic", tp.Topic, "partition", tp.Partition)
-			if err := b.logs.Delete(tp); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // getTopic returns a topic by name, or nil.
 func (b *Broker) getTopic(name string) *topic {
 	b.topicsMu.RLock()
@@ -160,13 +91,10 @@ func (b *Broker) getTopicByID(id cluster.TopicID) *topic {
 	return b.topicsByID[id]
 }
 
-// getPartition returns a partition, or nil.
+// getPartition returns a partition replica this broker holds, or nil.
 func (b *Broker) getPartition(name string, p int32) *partition {
-	t := b.getTopic(name)
-	if t == nil || p < 0 || int(p) >= len(t.partitions) {
-		return nil
-	}
-	return t.partitions[p]
+	part, _ := lookupPartition(b.getTopic(name), p)
+	return part
 }
 
 // allTopics returns a snapshot of every topic.
@@ -228,9 +156,22 @@ func validateTopicName(name string) error {
 	return nil
 }
 
+// metadataTimeout bounds an admin request's wait for the metadata store.
+const metadataTimeout = 30 * time.Second
+
+// metadataContext is the context of a metadata change made for a request:
+// it ends after metadataTimeout or when the broker closes.
+func (b *Broker) metadataContext() (context.Context, context.CancelFunc) {
+	ctx, cancel := b.doneContext()
+	ctx, cancel2 := context.WithTimeout(ctx, metadataTimeout)
+	return ctx, func() { cancel2(); cancel() }
+}
+
 // createTopic validates and creates a topic. partitions or replication -1
-// take the broker defaults. With validateOnly nothing is created.
-func (b *Broker) createTopic(name string, partitions int32, replication int16, configs map[string]string, validateOnly bool) (*topic, error) {
+// take the broker defaults; a non-nil assignment places the partitions
+// (already checked by the caller), else they are placed over the live
+// brokers as Kafka places them. With validateOnly nothing is created.
+func (b *Broker) createTopic(name string, partitions int32, replication int16, configs map[string]string, assignment [][]int32, validateOnly bool) (*topic, error) {
 	if err := validateTopicName(name); err != nil {
 		return nil, err
 	}
@@ -243,61 +184,74 @@ func (b *Broker) createTopic(name string, partitions int32, replication int16, c
 	if replication == -1 {
 		replication = int16(b.cfg.Int("default.replication.factor"))
 	}
-	if replication < 1 || replication > 1 {
-		return nil, errorf(kerr.InvalidReplicationFactor, "replication factor %d is not possible with 1 live broker", replication)
+	snap := b.snapshot()
+	live := snap.PlacementBrokers()
+	if assignment == nil {
+		if replication < 1 {
+			return nil, errorf(kerr.InvalidReplicationFactor, "Replication factor must be larger than 0.")
+		}
+		if int(replication) > len(live) {
+			return nil, errorf(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", replication, replication, len(live))
+		}
 	}
 	for k, v := range configs {
 		if err := config.CheckTopicConfig(k, v); err != nil {
 			return nil, errorf(kerr.InvalidConfig, "%v", err)
 		}
 	}
-	if validateOnly {
-		b.topicsMu.RLock()
-		_, exists := b.topics[name]
-		b.topicsMu.RUnlock()
-		if exists {
-			return nil, errorf(kerr.TopicAlreadyExists, "topic %q already exists", name)
+	if snap.Topic(name) != nil {
+		return nil, errorf(kerr.TopicAlreadyExists, "topic %q already exists", name)
+	}
+	if collides := collidingTopic(snap, name); collides != "" {
+		return nil, errorf(kerr.InvalidTopicException, "topic %q collides with existing topic %q ('.' and '_' are interchangeable in metric names)", name, collides)
+	}
+	if assignment == nil {
+		var err error
+		assignment, err = cluster.PlaceReplicas(cluster.PlacementRequest{Brokers: live, Partitions: int(partitions),
+			ReplicationFactor: int(replication), StartIndex: -1}, nil)
+		if err != nil {
+			return nil, errorf(kerr.InvalidReplicationFactor, "%v", err)
 		}
+	}
+	parts := cluster.InitialPartitions(assignment, snap)
+	if validateOnly {
 		t := b.newTopic(name, cluster.TopicID{}, configs)
-		t.partitions = make([]*partition, partitions)
+		t.meta = &cluster.TopicState{Name: name, Configs: configs, Partitions: parts}
+		t.partitions = make([]*partition, len(parts))
 		return t, nil
 	}
 
-	b.topicsMu.Lock()
-	defer b.topicsMu.Unlock()
-	if _, exists := b.topics[name]; exists {
-		return nil, errorf(kerr.TopicAlreadyExists, "topic %q already exists", name)
-	}
-	if collides := b.collidingTopic(name); collides != "" {
-		return nil, errorf(kerr.InvalidTopicException, "topic %q collides with existing topic %q ('.' and '_' are interchangeable in metric names)", name, collides)
-	}
 	var id cluster.TopicID
 	rand.Read(id[:])
-	if err := b.store.CreateTopic(name, cluster.Topic{ID: id, Partitions: partitions, Configs: configs}); err != nil {
-		return nil, err
-	}
-	t := b.newTopic(name, id, configs)
-	lc := b.logConfig(configs)
-	for i := int32(0); i < partitions; i++ {
-		tp := storage.TopicPartition{Topic: name, Partition: i}
-		l, err := b.logs.Create(tp, id, lc)
-		if err != nil {
-			return nil, fmt.Errorf("creating log %s-%d: %w", name, i, err)
+	ctx, cancel := b.metadataContext()
+	defer cancel()
+	rev, err := b.node.Store().CreateTopic(ctx, cluster.NewTopic{Name: name, ID: id, Configs: configs, Partitions: parts})
+	switch {
+	case errors.Is(err, cluster.ErrTopicExists):
+		// Another broker created it: catch up, so that the caller finds it.
+		if snap, err := b.node.Cache().Sync(ctx); err == nil {
+			b.waitApplied(ctx, snap.Revision)
 		}
-		t.partitions = append(t.partitions, &partition{tp: tp, log: l})
+		return nil, errorf(kerr.TopicAlreadyExists, "topic %q already exists", name)
+	case err != nil:
+		return nil, metadataError(err)
 	}
-	b.topics[name] = t
-	b.topicsByID[id] = t
-	b.log.Info("created topic", "topic", name, "partitions", partitions, "id", id.String())
+	if err := b.waitApplied(ctx, rev); err != nil {
+		return nil, metadataError(err)
+	}
+	t := b.getTopic(name)
+	if t == nil || t.id != id {
+		return nil, errorf(kerr.UnknownTopicOrPartition, "topic %q was deleted as it was created", name)
+	}
+	b.log.Info("created topic", "topic", name, "partitions", partitions, "replication.factor", len(assignment[0]), "id", id.String())
 	return t, nil
 }
 
 // collidingTopic returns an existing topic whose name differs from name
 // only by '.' versus '_' (Kafka forbids such pairs).
-// REQUIRES: b.topicsMu held.
-func (b *Broker) collidingTopic(name string) string {
+func collidingTopic(snap *cluster.Snapshot, name string) string {
 	norm := strings.ReplaceAll(name, ".", "_")
-	for other := range b.topics {
+	for other := range snap.Topics {
 		if other != name && strings.ReplaceAll(other, ".", "_") == norm {
 			return other
 		}
@@ -305,27 +259,26 @@ func (b *Broker) collidingTopic(name string) string {
 	return ""
 }
 
-// deleteTopic removes a topic and its logs.
+// deleteTopic removes a topic from the cluster; every broker holding one
+// of its replicas deletes the log when it applies the change.
 func (b *Broker) deleteTopic(name string) error {
 	if !b.cfg.Bool("delete.topic.enable") {
 		return errorf(kerr.TopicDeletionDisabled, "delete.topic.enable is false")
 	}
-	b.topicsMu.Lock()
-	defer b.topicsMu.Unlock()
-	t, ok := b.topics[name]
-	if !ok {
+	if b.snapshot().Topic(name) == nil {
 		return errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
 	}
-	if err := b.store.DeleteTopic(name); err != nil {
-		return err
+	ctx, cancel := b.metadataContext()
+	defer cancel()
+	rev, err := b.node.Store().DeleteTopic(ctx, name)
+	switch {
+	case errors.Is(err, cluster.ErrNoSuchTopic):
+		return errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
+	case err != nil:
+		return metadataError(err)
 	}
-	delete(b.topics, name)
-	delete(b.topicsByID, t.id)
-	for _, p := range t.partitions {
-		if err := b.logs.Delete(p.tp); err != nil {
-			b.log.Error("deleting log", "topic", name, "partition", p.tp.Partition, "err", err)
-		}
-		p.notify()
+	if err := b.waitApplied(ctx, rev); err != nil {
+		return metadataError(err)
 	}
 	b.log.Info("deleted topic", "topic", name)
 	return nil
@@ -345,10 +298,13 @@ func (b *Broker) autoCreateTopic(name string) (*topic, error) {
 	if !b.cfg.Bool("auto.create.topics.enable") {
 		return nil, errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist and auto.create.topics.enable is false", name)
 	}
-	t, err := b.createTopic(name, -1, -1, nil, false)
+	t, err := b.createTopic(name, -1, -1, nil, nil, false)
 	var ae *apiError
 	if errors.As(err, &ae) && ae.err == kerr.TopicAlreadyExists {
-		return b.getTopic(name), nil
+		if t = b.getTopic(name); t == nil {
+			return nil, errorf(kerr.LeaderNotAvailable, "topic %q is being created", name)
+		}
+		return t, nil
 	}
 	return t, err
 }

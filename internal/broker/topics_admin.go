@@ -4,57 +4,67 @@ package broker
 // (AlterConfigs, IncrementalAlterConfigs) and partition count
 // (CreatePartitions), plus the manual replica assignment check shared with
 // CreateTopics. Each change is validated, written to the metadata store,
-// then applied live by swapping in a new *topic under topicsMu (topics are
-// replaced, never mutated: see topic).
+// and takes effect on every broker as it applies the new metadata; the
+// broker that made it waits until it has applied it itself.
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/samsa-io/samsa/internal/cluster"
 	"github.com/samsa-io/samsa/internal/config"
-	"github.com/samsa-io/samsa/internal/storage"
 )
 
 // alterTopicConfigs replaces a topic's config overrides with what update
 // computes from the current ones (update gets its own copy to modify).
 // Every resulting override is validated; with validateOnly nothing
-// changes. The topicsMu write lock is held from reading the current
-// overrides to installing the new ones, so concurrent incremental alters
-// of one topic cannot lose each other's changes.
+// changes. The store applies the change as a compare-and-swap, running
+// update again if another change came first, so concurrent incremental
+// alters of one topic, on any brokers, never lose each other's changes.
 func (b *Broker) alterTopicConfigs(name string, validateOnly bool, update func(cur map[string]string) (map[string]string, error)) error {
 	if err := validateTopicName(name); err != nil {
 		return err
 	}
-	b.topicsMu.Lock()
-	defer b.topicsMu.Unlock()
-	t := b.topics[name]
-	if t == nil {
+	ts := b.snapshot().Topic(name)
+	if ts == nil {
 		return errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
 	}
-	overrides, err := update(maps.Clone(t.cfg.Overrides))
-	if err != nil {
-		return err
-	}
-	if err := checkTopicOverrides(overrides); err != nil {
-		return err
+	checked := func(cur map[string]string) (map[string]string, error) {
+		overrides, err := update(cur)
+		if err != nil {
+			return nil, err
+		}
+		if err := checkTopicOverrides(overrides); err != nil {
+			return nil, err
+		}
+		return overrides, nil
 	}
 	if validateOnly {
-		return nil
+		_, err := checked(maps.Clone(ts.Configs))
+		return err
 	}
-	// The store keeps the map it is given; hand it a copy so that it and
-	// the live topic never share one.
-	if err := b.store.SetConfigs(name, maps.Clone(overrides)); err != nil {
-		return fmt.Errorf("saving configs of topic %s: %w", name, err)
+	ctx, cancel := b.metadataContext()
+	defer cancel()
+	var overrides map[string]string
+	rev, err := b.node.Store().UpdateTopicConfigs(ctx, name, func(cur map[string]string) (map[string]string, error) {
+		var err error
+		overrides, err = checked(cur)
+		return overrides, err
+	})
+	var ae *apiError
+	switch {
+	case errors.As(err, &ae):
+		return err
+	case errors.Is(err, cluster.ErrNoSuchTopic):
+		return errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
+	case err != nil:
+		return metadataError(fmt.Errorf("saving configs of topic %s: %w", name, err))
 	}
-	nt := b.newTopic(name, t.id, overrides)
-	nt.partitions = t.partitions
-	b.topics[name] = nt
-	b.topicsByID[nt.id] = nt
-	lc := b.logConfig(overrides)
-	for _, p := range t.partitions {
-		p.log.SetConfig(lc)
+	if err := b.waitApplied(ctx, rev); err != nil {
+		return metadataError(err)
 	}
 	b.log.Info("altered topic configs", "topic", name, "overrides", overrides)
 	return nil
@@ -72,22 +82,17 @@ func checkTopicOverrides(overrides map[string]string) error {
 }
 
 // createPartitions grows a topic to count partitions. assignment, when not
-// nil, places each new partition and must name only this node. Kafka's
-// messages are kept for the cases it shares with Kafka's controller
+// nil, places each new partition; otherwise they are placed over the live
+// brokers with the topic's replication factor. Kafka's messages are kept
+// for the cases it shares with Kafka's controller
 // (ReplicationControlManager.createPartitions).
 func (b *Broker) createPartitions(name string, count int32, assignment [][]int32, validateOnly bool) error {
-	if validateOnly {
-		b.topicsMu.RLock()
-		defer b.topicsMu.RUnlock()
-	} else {
-		b.topicsMu.Lock()
-		defer b.topicsMu.Unlock()
-	}
-	t := b.topics[name]
-	if t == nil {
+	snap := b.snapshot()
+	ts := snap.Topic(name)
+	if ts == nil {
 		return errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
 	}
-	have := int32(len(t.partitions))
+	have := int32(len(ts.Partitions))
 	switch {
 	case count == have:
 		return errorf(kerr.InvalidPartitions, "Topic already has %d partition(s).", have)
@@ -95,68 +100,61 @@ func (b *Broker) createPartitions(name string, count int32, assignment [][]int32
 		return errorf(kerr.InvalidPartitions, "The topic %s currently has %d partition(s); %d would not be an increase.", name, have, count)
 	}
 	add := count - have
+	rf := len(ts.Partitions[0].Replicas)
 	if assignment != nil {
 		if int32(len(assignment)) != add {
 			return errorf(kerr.InvalidReplicaAssignment, "Attempted to add %d additional partition(s), but only %d assignment(s) were specified.", add, len(assignment))
 		}
 		for _, replicas := range assignment {
-			// Every existing partition has one replica, this node.
-			if err := b.checkManualAssignment(replicas, 1); err != nil {
+			if err := checkManualAssignment(snap, replicas, rf); err != nil {
 				return err
 			}
+		}
+	} else {
+		live := snap.PlacementBrokers()
+		if rf > len(live) {
+			return errorf(kerr.InvalidReplicationFactor, "Unable to replicate the partition %d time(s): The target replication factor of %d cannot be reached because only %d broker(s) are registered.", rf, rf, len(live))
+		}
+		var err error
+		assignment, err = cluster.PlaceReplicas(cluster.PlacementRequest{Brokers: live, Partitions: int(add),
+			ReplicationFactor: rf, FirstPartition: int(have), StartIndex: -1}, nil)
+		if err != nil {
+			return errorf(kerr.InvalidReplicationFactor, "%v", err)
 		}
 	}
 	if validateOnly {
 		return nil
 	}
-
-	// Logs first, then the store: a crash in between leaves log
-	// directories the store does not know, which loadTopics removes at
-	// startup; a failure here is undone so that memory, disk and store
-	// agree.
-	lc := b.logConfig(t.cfg.Overrides)
-	parts := make([]*partition, 0, count)
-	parts = append(parts, t.partitions...)
-	undo := func() {
-		for _, p := range parts[have:] {
-			if err := b.logs.Delete(p.tp); err != nil {
-				b.log.Error("removing log of a failed partition creation", "topic", name, "partition", p.tp.Partition, "err", err)
-			}
-		}
+	ctx, cancel := b.metadataContext()
+	defer cancel()
+	rev, err := b.node.Store().CreatePartitions(ctx, name, ts.ID, have, cluster.InitialPartitions(assignment, snap))
+	switch {
+	case errors.Is(err, cluster.ErrNoSuchTopic):
+		return errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist", name)
+	case errors.Is(err, cluster.ErrPartitionExists), errors.Is(err, cluster.ErrNoSuchPartition):
+		return errorf(kerr.InvalidPartitions, "the partitions of topic %s changed concurrently; retry", name)
+	case err != nil:
+		return metadataError(fmt.Errorf("saving partitions of topic %s: %w", name, err))
 	}
-	for i := have; i < count; i++ {
-		tp := storage.TopicPartition{Topic: name, Partition: i}
-		l, err := b.logs.Create(tp, t.id, lc)
-		if err != nil {
-			undo()
-			return fmt.Errorf("creating log %s-%d: %w", name, i, err)
-		}
-		parts = append(parts, &partition{tp: tp, log: l})
+	if err := b.waitApplied(ctx, rev); err != nil {
+		return metadataError(err)
 	}
-	if err := b.store.SetPartitions(name, count); err != nil {
-		undo()
-		return fmt.Errorf("saving partition count of topic %s: %w", name, err)
-	}
-	nt := *t
-	nt.partitions = parts
-	b.topics[name] = &nt
-	b.topicsByID[nt.id] = &nt
 	b.log.Info("created partitions", "topic", name, "partitions", count)
 	return nil
 }
 
 // checkManualAssignment validates one partition's replica list from a
-// CreateTopics or CreatePartitions manual assignment. This single node is
-// the only registered broker, so the only valid list is [node.id]; the
-// messages are those of Kafka's controller
+// CreateTopics or CreatePartitions manual assignment against the
+// registered brokers, with the messages of Kafka's controller
 // (ReplicationControlManager.validateManualPartitionAssignment).
-func (b *Broker) checkManualAssignment(replicas []int32, replicationFactor int) error {
+// replicationFactor > 0 requires that many replicas.
+func checkManualAssignment(snap *cluster.Snapshot, replicas []int32, replicationFactor int) error {
 	if len(replicas) == 0 {
 		return errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes an empty replica list.")
 	}
 	seen := make(map[int32]bool, len(replicas))
 	for _, id := range replicas {
-		if id != b.nodeID {
+		if _, ok := snap.Broker(id); !ok {
 			return errorf(kerr.InvalidReplicaAssignment, "The manual partition assignment includes broker %d, but no such broker is registered.", id)
 		}
 		if seen[id] {

@@ -1,11 +1,16 @@
 // Package brokertest starts real Samsa brokers in-process for tests: on a
-// random loopback port, with data in a temporary directory.
+// random loopback port, with data in a temporary directory; alone, each
+// with its own single-member etcd, or as a cluster of brokers sharing a
+// three-voter etcd.
 package brokertest
 
 import (
+	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/samsa-io/samsa/internal/broker"
@@ -20,16 +25,35 @@ type Broker struct {
 	props map[string]string
 }
 
+// testDefaults are the properties every test broker starts from.
+func testDefaults(dir string) map[string]string {
+	return map[string]string{
+		"listeners": "PLAINTEXT://127.0.0.1:0",
+		"log.dirs":  dir,
+		// A test machine's crash loses the test anyway; fsyncs of etcd's
+		// log only slow the tests down.
+		"etcd.unsafe.no.fsync": "true",
+	}
+}
+
 // Start starts a broker configured by props ("key=value" broker
 // properties over test defaults: 127.0.0.1:0, a temporary log dir) and
 // closes it when the test ends.
 func Start(t testing.TB, props ...string) *Broker {
 	t.Helper()
 	dir := t.TempDir()
-	m := map[string]string{
-		"listeners": "PLAINTEXT://127.0.0.1:0",
-		"log.dirs":  dir,
+	m := testDefaults(dir)
+	setProps(t, m, props)
+	b := &Broker{t: t, Dir: dir, props: m}
+	if err := b.start(); err != nil {
+		t.Fatalf("brokertest: %v", err)
 	}
+	t.Cleanup(func() { b.Close() })
+	return b
+}
+
+func setProps(t testing.TB, m map[string]string, props []string) {
+	t.Helper()
 	for _, p := range props {
 		k, v, ok := strings.Cut(p, "=")
 		if !ok {
@@ -37,41 +61,171 @@ func Start(t testing.TB, props ...string) *Broker {
 		}
 		m[k] = v
 	}
-	b := &Broker{t: t, Dir: dir, props: m}
-	b.start()
-	t.Cleanup(func() { b.Close() })
-	return b
 }
 
-func (b *Broker) start() {
-	b.t.Helper()
+func (b *Broker) start() error {
 	cfg, err := config.NewBroker(b.props)
 	if err != nil {
-		b.t.Fatalf("brokertest: %v", err)
+		return err
 	}
 	level := slog.LevelWarn
 	if os.Getenv("SAMSA_TEST_LOG") != "" {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if id := b.props["node.id"]; id != "" {
+		logger = logger.With("node", id)
+	}
 	br, err := broker.New(cfg, logger)
 	if err != nil {
-		b.t.Fatalf("brokertest: %v", err)
+		return err
 	}
 	if err := br.Start(); err != nil {
-		b.t.Fatalf("brokertest: %v", err)
+		br.Close()
+		return err
 	}
 	b.Broker = br
+	return nil
 }
 
 // Restart closes the broker cleanly and starts it again on the same data
 // and the same port.
 func (b *Broker) Restart() {
 	b.t.Helper()
-	addr := b.Addr()
 	if err := b.Broker.Close(); err != nil {
 		b.t.Fatalf("brokertest: close: %v", err)
 	}
-	b.props["listeners"] = "PLAINTEXT://" + addr
-	b.start()
+	b.StartAgain()
+}
+
+// StartAgain starts a broker that was closed or halted, on the same data
+// and the same port.
+func (b *Broker) StartAgain() {
+	b.t.Helper()
+	if addr := b.Addr(); addr != "" {
+		b.props["listeners"] = "PLAINTEXT://" + addr
+	}
+	if err := b.start(); err != nil {
+		b.t.Fatalf("brokertest: %v", err)
+	}
+}
+
+// Cluster is brokers 1..n sharing one etcd cluster: brokers 1-3 (or all,
+// if fewer) each embed one of its voters; the others are clients of
+// them.
+type Cluster struct {
+	Brokers []*Broker
+	t       testing.TB
+}
+
+// clientPortOffset puts each voter's etcd client port next to its peer
+// port, where freeVoterPorts checked both are free.
+const clientPortOffset = 1
+
+// StartCluster starts n brokers with node ids 1..n, props applied to all,
+// and closes them when the test ends.
+func StartCluster(t testing.TB, n int, props ...string) *Cluster {
+	t.Helper()
+	ports := freeVoterPorts(t, min(n, 3))
+	var voters []string
+	for i, p := range ports {
+		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, p))
+	}
+	c := &Cluster{t: t}
+	for i := range n {
+		dir := t.TempDir()
+		m := testDefaults(dir)
+		m["node.id"] = fmt.Sprint(i + 1)
+		m["controller.quorum.voters"] = strings.Join(voters, ",")
+		m["etcd.client.port.offset"] = fmt.Sprint(clientPortOffset)
+		setProps(t, m, props)
+		c.Brokers = append(c.Brokers, &Broker{t: t, Dir: dir, props: m})
+	}
+	// The voters wait for each other's quorum: start them together.
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, b := range c.Brokers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = b.start()
+		}()
+	}
+	wg.Wait()
+	t.Cleanup(c.Close)
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("brokertest: broker %d: %v", i+1, err)
+		}
+	}
+	return c
+}
+
+// Addrs returns every broker's address, for a client's seed list.
+func (c *Cluster) Addrs() []string {
+	var out []string
+	for _, b := range c.Brokers {
+		if b.Broker != nil && b.Addr() != "" {
+			out = append(out, b.Addr())
+		}
+	}
+	return out
+}
+
+// Broker returns the broker with node id id.
+func (c *Cluster) Broker(id int32) *Broker { return c.Brokers[id-1] }
+
+// Close closes every broker: first together all but the one whose etcd
+// member leads the metadata store, while the quorum stands, then that one
+// (a leader that stops first hands its role over, and waits long for a
+// peer that is stopping too).
+func (c *Cluster) Close() {
+	var leader *Broker
+	var wg sync.WaitGroup
+	for _, b := range c.Brokers {
+		if b.Broker == nil {
+			continue
+		}
+		if leader == nil && b.LeadsEtcd() {
+			leader = b
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b.Close()
+		}()
+	}
+	wg.Wait()
+	if leader != nil {
+		leader.Close()
+	}
+}
+
+// freeVoterPorts picks n loopback ports p such that p and
+// p+clientPortOffset are both free, for etcd members' peer and client
+// URLs.
+func freeVoterPorts(t testing.TB, n int) []int {
+	t.Helper()
+	var out []int
+	taken := map[int]bool{}
+	for len(out) < n {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+clientPortOffset))
+		l.Close()
+		if err != nil {
+			continue
+		}
+		l2.Close()
+		if taken[p] || taken[p+clientPortOffset] || taken[p-clientPortOffset] {
+			continue
+		}
+		taken[p] = true
+		out = append(out, p)
+	}
+	return out
 }

@@ -107,9 +107,14 @@ func (c *Controller) Run(ctx context.Context) error {
 		}
 		backoff = 100 * time.Millisecond
 		c.lead(ctx, el)
-		rctx, rcancel := context.WithTimeout(context.Background(), requestTimeout)
-		el.Resign(rctx)
-		rcancel()
+		select {
+		case <-c.sess.Done():
+			// The session's end removed the candidacy with it.
+		default:
+			rctx, rcancel := context.WithTimeout(context.Background(), requestTimeout)
+			el.Resign(rctx)
+			rcancel()
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -202,10 +207,11 @@ func plan(snap *Snapshot, cfg ControllerConfig, nodeID int32, rebalance bool) []
 		t := snap.Topics[name]
 		unclean := uncleanAllowed(snap, t, cfg, nodeID)
 		for i, p := range t.Partitions {
-			next, changed, wasUnclean := electLeader(p, snap.status, unclean)
+			status := partitionStatus(snap, p)
+			next, changed, wasUnclean := electLeader(p, status, unclean)
 			preferred := false
 			if !changed && rebalance && imbalance[p.PreferredLeader()]*100 > float64(cfg.ImbalancePerBrokerPercentage) {
-				next, changed = preferredLeader(p, snap.status)
+				next, changed = preferredLeader(p, status)
 				preferred = changed
 			}
 			if changed {
@@ -215,6 +221,38 @@ func plan(snap *Snapshot, cfg ControllerConfig, nodeID int32, rebalance bool) []
 		}
 	}
 	return out
+}
+
+// partitionStatus is the brokers' status as partition p's election sees
+// it. A broker that registered again since p's state was last written
+// restarted without the controller writing p in between (its new
+// registration may reach the cache together with the old one's expiry),
+// so it may have lost records it held, as Kafka's controller assumes of a
+// bounced broker: if it leads p, or is in p's ISR while p has a leader,
+// it counts as dead until p's state is written again, which moves the
+// leadership or the ISR membership it held before. A partition with one
+// replica has nobody to fail over to, and its replica keeps leading.
+func partitionStatus(snap *Snapshot, p PartitionState) func(int32) brokerStatus {
+	if len(p.Replicas) < 2 {
+		return snap.status
+	}
+	return func(id int32) brokerStatus {
+		if b, ok := snap.Brokers[id]; ok && p.ModRevision < b.Epoch &&
+			(id == p.Leader || (p.Leader != NoLeader && p.InISR(id))) {
+			return brokerDead
+		}
+		return snap.status(id)
+	}
+}
+
+// LedBy reports whether broker id, registered with broker epoch
+// brokerEpoch, may act as p's leader: it is the leader, and either p has
+// one replica or p's state was written after that registration. A broker
+// that restarted finds its old leaderships still recorded until the
+// controller has dealt with its restart (see partitionStatus) and must not
+// act on them.
+func (p PartitionState) LedBy(id int32, brokerEpoch int64) bool {
+	return p.Leader == id && brokerEpoch > 0 && (len(p.Replicas) < 2 || p.ModRevision >= brokerEpoch)
 }
 
 // uncleanAllowed resolves unclean.leader.election.enable for a topic: the

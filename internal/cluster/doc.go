@@ -4,8 +4,9 @@
 // allocator; and the controller's logic over them.
 //
 // Metadata lives in etcd (EtcdStore), read through a watched in-memory
-// Cache on every broker. The single-node JSON store (FileStore) predates it
-// and is described at the end.
+// Cache on every broker. The single-node JSON store (FileStore) predates it;
+// it is only read, to import an old data directory, and is described at
+// the end.
 //
 // # Reaching etcd
 //
@@ -112,6 +113,26 @@
 // get their leaderships back. New topics are placed by PlaceReplicas
 // (Kafka's rack-aware round-robin placement).
 //
+// A broker that registers again (a restart, or a lost session) gets a new
+// broker epoch, and the controller treats it as Kafka treats a bounced
+// broker: in a partition whose state was last written before that epoch,
+// it counts as dead if it leads the partition, or sits in the ISR of a
+// partition that has a leader, so its leadership moves and it leaves the
+// ISR, then rejoins as a follower. This holds even when the cache saw the
+// old registration expire and the new one appear at once. A partition
+// with a single replica keeps it as leader. The broker side of the rule is
+// PartitionState.LedBy: a broker acts as leader only of partitions whose
+// state was written after its registration (or that have one replica).
+//
+// # Restarting after a crash
+//
+// A broker records its session's lease id in <first log dir>/broker.lease
+// (NodeConfig.LeaseFile). Restarted after a crash, it revokes that lease
+// before registering, so its previous registration and controller
+// candidacy vanish at once instead of blocking it for
+// broker.session.timeout.ms. Without the file it waits for them to
+// expire, as a Kafka broker waits out its previous session.
+//
 // # Single-node store
 //
 // A single-node broker without etcd keeps its metadata in one JSON file,
@@ -131,4 +152,10 @@
 // Producer ids are handed out in blocks of ProducerIDBlockSize: the store
 // records the end of the block before any id from it is used, so ids are
 // never reused after a crash.
+//
+// The broker no longer writes this file. A data directory that has one
+// is imported into etcd at startup (ImportFileStoreDir: every partition
+// with the importing broker as its only replica, the producer id counter
+// past every id the file handed out), and the file is renamed to
+// samsa-metadata.json.imported so that the import happens once.
 package cluster

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -115,7 +116,8 @@ type EtcdConfig struct {
 	// "samsa".
 	ClusterToken string
 	// HeartbeatInterval and ElectionTimeout tune the member's raft; zero
-	// takes etcd's defaults (100 ms and 1 s).
+	// takes etcd's defaults (100 ms and 1 s), except for a lone member,
+	// which ticks every 10 ms.
 	HeartbeatInterval, ElectionTimeout time.Duration
 	// UnsafeNoFsync turns off fsync in the member. Tests only: a crash
 	// loses metadata.
@@ -171,6 +173,9 @@ func (c *EtcdConfig) ClientEndpoints(member *Member) []string {
 	return out
 }
 
+// loneHeartbeatInterval is the raft tick of a lone member.
+const loneHeartbeatInterval = 10 * time.Millisecond
+
 // Member is an embedded etcd member.
 type Member struct {
 	etcd      *embed.Etcd
@@ -207,11 +212,19 @@ func StartMember(c *EtcdConfig) (*Member, error) {
 	cfg.AutoCompactionMode = embed.CompactorModePeriodic
 	cfg.AutoCompactionRetention = "10m"
 	cfg.UnsafeNoFsync = c.UnsafeNoFsync
-	if c.HeartbeatInterval > 0 {
-		cfg.TickMs = uint(c.HeartbeatInterval / time.Millisecond)
+	heartbeat, election := c.HeartbeatInterval, c.ElectionTimeout
+	if len(c.Voters) == 0 {
+		// A lone member has no peer to hear from: with short ticks it
+		// elects itself within a few milliseconds instead of etcd's
+		// default second, which is most of a lone broker's startup.
+		heartbeat = cmp.Or(heartbeat, loneHeartbeatInterval)
+		election = cmp.Or(election, 10*heartbeat)
 	}
-	if c.ElectionTimeout > 0 {
-		cfg.ElectionMs = uint(c.ElectionTimeout / time.Millisecond)
+	if heartbeat > 0 {
+		cfg.TickMs = uint(heartbeat / time.Millisecond)
+	}
+	if election > 0 {
+		cfg.ElectionMs = uint(election / time.Millisecond)
 	}
 
 	var peerURL, clientURL string

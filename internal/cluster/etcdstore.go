@@ -315,6 +315,51 @@ func (s *EtcdStore) SetTopicConfigs(ctx context.Context, name string, configs ma
 	return resp.Header.Revision, nil
 }
 
+// UpdateTopicConfigs replaces a topic's dynamic config overrides with what
+// update computes from the current ones (nil if none; update may modify
+// it). The write is a compare-and-swap on the overrides and the topic
+// record, so concurrent updates, from any broker, never lose each other's
+// changes: on a conflict update runs again on the newer overrides.
+func (s *EtcdStore) UpdateTopicConfigs(ctx context.Context, name string, update func(cur map[string]string) (map[string]string, error)) (int64, error) {
+	topicKey, key := s.k.topic(name), s.k.topicConfig(name)
+	for {
+		resp, err := s.cli.Txn(ctx).Then(clientv3.OpGet(topicKey), clientv3.OpGet(key)).Commit()
+		if err != nil {
+			return 0, err
+		}
+		tkvs, ckvs := resp.Responses[0].GetResponseRange().Kvs, resp.Responses[1].GetResponseRange().Kvs
+		if len(tkvs) == 0 {
+			return 0, ErrNoSuchTopic
+		}
+		var cur map[string]string
+		var modRev int64
+		if len(ckvs) > 0 {
+			if err := json.Unmarshal(ckvs[0].Value, &cur); err != nil {
+				return 0, fmt.Errorf("%s: %w", key, err)
+			}
+			modRev = ckvs[0].ModRevision
+		}
+		next, err := update(cur)
+		if err != nil {
+			return 0, err
+		}
+		op := clientv3.OpDelete(key)
+		if len(next) > 0 {
+			op = clientv3.OpPut(key, mustJSON(next))
+		}
+		tresp, err := s.cli.Txn(ctx).If(
+			clientv3.Compare(clientv3.ModRevision(topicKey), "=", tkvs[0].ModRevision),
+			clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).
+			Then(op).Commit()
+		if err != nil {
+			return 0, err
+		}
+		if tresp.Succeeded {
+			return tresp.Header.Revision, nil
+		}
+	}
+}
+
 // CreatePartitions adds partitions to topic t, which must still have id
 // and exactly first partitions. parts come from InitialPartitions.
 func (s *EtcdStore) CreatePartitions(ctx context.Context, name string, id TopicID, first int32, parts []PartitionState) (int64, error) {

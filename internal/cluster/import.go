@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strconv"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -29,6 +31,34 @@ func (s *EtcdStore) ImportFileStore(ctx context.Context, fs *FileStore, nodeID i
 	floor := fs.state.NextProducerID // the end of the last reserved block
 	fs.mu.Unlock()
 	return s.raiseProducerIDFloor(ctx, floor)
+}
+
+// importedSuffix is added to samsa-metadata.json once it is imported.
+const importedSuffix = ".imported"
+
+// ImportFileStoreDir imports the single-node store in dir, if there is
+// one, with ImportFileStore, then renames its file to
+// samsa-metadata.json.imported, so that it is imported once: a topic
+// deleted afterwards must not come back at the next start. It reports
+// whether there was a store to import.
+func (s *EtcdStore) ImportFileStoreDir(ctx context.Context, dir string, nodeID int32) (bool, error) {
+	path := filepath.Join(dir, fileStoreName)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	fs, err := OpenFileStore(dir)
+	if err != nil {
+		return false, err
+	}
+	if err := s.ImportFileStore(ctx, fs, nodeID); err != nil {
+		return false, err
+	}
+	if err := os.Rename(path, path+importedSuffix); err != nil {
+		return false, err
+	}
+	return true, syncDir(dir)
 }
 
 // raiseProducerIDFloor makes the next producer id block start at floor or

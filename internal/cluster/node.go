@@ -7,9 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
 )
@@ -34,7 +39,13 @@ type NodeConfig struct {
 	// Controller starts from DefaultControllerConfig(): its zero value
 	// turns auto.leader.rebalance.enable off.
 	Controller ControllerConfig
-	Logger     *slog.Logger
+	// LeaseFile, if set, is where the node records its session's lease
+	// id. After a crash the restarted broker revokes that lease, so that
+	// its previous registration and controller candidacy vanish at once
+	// instead of after the session timeout. The file must belong to this
+	// broker alone: the broker keeps it in its first log directory.
+	LeaseFile string
+	Logger    *slog.Logger
 }
 
 // Node is one broker's membership in the cluster: its embedded etcd member
@@ -144,6 +155,7 @@ func (n *Node) Register(ctx context.Context, reg BrokerRegistration) (int64, err
 		}
 		n.stopControllerLocked()
 	}
+	n.reclaimLease(ctx)
 	if reg.IncarnationID == "" {
 		var b [16]byte
 		rand.Read(b[:])
@@ -159,6 +171,7 @@ func (n *Node) Register(ctx context.Context, reg BrokerRegistration) (int64, err
 	if err != nil {
 		return 0, fmt.Errorf("opening etcd session: %w", err)
 	}
+	n.recordLease(lease.ID)
 	epoch, err := n.store.RegisterBroker(ctx, sess.Lease(), reg)
 	if err != nil {
 		sess.Close()
@@ -181,6 +194,65 @@ func (n *Node) Register(ctx context.Context, reg BrokerRegistration) (int64, err
 	}(n.controller)
 	n.log.Info("registered broker", "node.id", reg.NodeID, "broker.epoch", epoch)
 	return epoch, nil
+}
+
+// reclaimLease revokes the lease recorded in LeaseFile by an earlier run of
+// this broker, if it is still alive: that run crashed, and its
+// registration and controller candidacy would otherwise block this one
+// until they expire.
+func (n *Node) reclaimLease(ctx context.Context) {
+	if n.cfg.LeaseFile == "" {
+		return
+	}
+	b, err := os.ReadFile(n.cfg.LeaseFile)
+	if err != nil {
+		return
+	}
+	id, err := strconv.ParseInt(strings.TrimSpace(string(b)), 16, 64)
+	if err != nil || id == 0 {
+		return
+	}
+	ttl, err := n.cli.TimeToLive(ctx, clientv3.LeaseID(id))
+	if err != nil || ttl.TTL <= 0 {
+		return // expired or unknown: nothing to reclaim
+	}
+	if _, err := n.cli.Revoke(ctx, clientv3.LeaseID(id)); err == nil {
+		n.log.Info("revoked the session of this broker's previous run", "lease", fmt.Sprintf("%x", id))
+	}
+}
+
+// recordLease writes the session's lease id to LeaseFile.
+func (n *Node) recordLease(id clientv3.LeaseID) {
+	if n.cfg.LeaseFile == "" {
+		return
+	}
+	if err := writeFileSync(n.cfg.LeaseFile, []byte(fmt.Sprintf("%x\n", int64(id)))); err != nil {
+		n.log.Warn("recording the session lease", "file", n.cfg.LeaseFile, "err", err)
+	}
+}
+
+// writeFileSync replaces path with data: a synced temporary file renamed
+// over it, then the directory synced.
+func writeFileSync(path string, data []byte) error {
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	return err
 }
 
 // Done is closed when the broker's session ends: its registration and any
@@ -268,15 +340,50 @@ func (n *Node) Close() error {
 	return err
 }
 
+// Abandon stops the node as a crash would, for tests of failures: the
+// session is not revoked, so the broker's registration and controller
+// candidacy stay until broker.session.timeout.ms passes; then the cache,
+// the client and the member stop.
+func (n *Node) Abandon() {
+	n.leaveOnce.Do(func() {
+		n.mu.Lock()
+		if n.sess != nil {
+			n.sess.Orphan()
+		}
+		// With the client closed first, the controller cannot resign.
+		n.cli.Close()
+		n.stopControllerLocked()
+		n.sess = nil
+		n.mu.Unlock()
+		n.cache.Close()
+	})
+	n.closeMember()
+}
+
+// leaveTimeout bounds the revoke of the session at Close. Without a quorum
+// (the last brokers of a cluster stopping together) it cannot succeed,
+// and the lease then expires on its own.
+const leaveTimeout = 2 * time.Second
+
 // leave does Close's work up to stopping the member.
 func (n *Node) leave() error {
 	n.leaveOnce.Do(func() {
 		n.mu.Lock()
-		n.stopControllerLocked()
 		if n.sess != nil {
-			n.leaveErr = n.sess.Close()
-			n.sess = nil
+			// Revoking the lease deletes the registration and any
+			// controller candidacy at once; the controller then stops
+			// without resigning. A revoke retried through another member
+			// after the first attempt succeeded finds the lease gone:
+			// that is success.
+			n.sess.Orphan()
+			ctx, cancel := context.WithTimeout(context.Background(), leaveTimeout)
+			if _, err := n.cli.Revoke(ctx, n.sess.Lease()); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+				n.leaveErr = err
+			}
+			cancel()
 		}
+		n.stopControllerLocked()
+		n.sess = nil
 		n.mu.Unlock()
 		n.cache.Close()
 		if err := n.cli.Close(); n.leaveErr == nil && !errors.Is(err, context.Canceled) {

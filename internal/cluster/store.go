@@ -10,6 +10,10 @@ import (
 	"sync"
 )
 
+// fileStoreName is the single-node store's file in the first log
+// directory.
+const fileStoreName = "samsa-metadata.json"
+
 // ProducerIDBlockSize is how many producer ids one store write reserves.
 const ProducerIDBlockSize = 1000
 
@@ -65,7 +69,7 @@ type FileStore struct {
 
 // OpenFileStore loads (or creates) the store in dir.
 func OpenFileStore(dir string) (*FileStore, error) {
-	s := &FileStore{path: filepath.Join(dir, "samsa-metadata.json")}
+	s := &FileStore{path: filepath.Join(dir, fileStoreName)}
 	s.state = fileState{Version: 1, Topics: map[string]Topic{}}
 	b, err := os.ReadFile(s.path)
 	switch {

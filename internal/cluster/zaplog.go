@@ -2,8 +2,10 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync/atomic"
 
 	"go.uber.org/zap"
@@ -30,7 +32,35 @@ var benignEtcdWarnings = map[string]bool{
 	"Running http and grpc server on single port. This is not recommended for production.": true,
 	// etcd authentication is not used.
 	"simple token is not cryptographically signed": true,
+	// A lone member elects itself within milliseconds and checks its
+	// storage version before its first term reaches the backend; the
+	// check runs again a few seconds later and succeeds.
+	"Failed to detect schema version":  true,
+	"failed to update storage version": true,
 }
+
+// benignEtcdSuffixes end warnings that carry a member id: a lone
+// member's raft, ticking fast, tries to campaign before it has applied its
+// own membership, and succeeds a tick later.
+var benignEtcdSuffixes = []string{
+	"since there are still pending configuration changes to apply",
+}
+
+func benign(msg string) bool {
+	if benignEtcdWarnings[msg] {
+		return true
+	}
+	for _, s := range benignEtcdSuffixes {
+		if strings.HasSuffix(msg, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// canceledRetry is the client's warning about a request whose context was
+// cancelled: the caller gave up on purpose (a shutdown, a bounded wait).
+const canceledRetry = "retrying of unary invoker failed"
 
 // slogCore is a zapcore.Core that writes to a slog.Handler.
 type slogCore struct {
@@ -60,7 +90,8 @@ func (c *slogCore) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.Che
 
 func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	level := slogLevel(e.Level)
-	if benignEtcdWarnings[e.Message] || c.closing != nil && c.closing.Load() {
+	if benign(e.Message) || c.closing != nil && c.closing.Load() ||
+		e.Message == canceledRetry && cancelled(fields) {
 		level = slog.LevelDebug
 	}
 	if !c.h.Enabled(context.Background(), level) {
@@ -76,6 +107,18 @@ func (c *slogCore) Write(e zapcore.Entry, fields []zapcore.Field) error {
 }
 
 func (c *slogCore) Sync() error { return nil }
+
+// cancelled reports whether a log entry's error is a cancelled context.
+func cancelled(fields []zapcore.Field) bool {
+	for _, f := range fields {
+		if f.Type == zapcore.ErrorType {
+			if err, ok := f.Interface.(error); ok && (errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "code = Canceled")) {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 func slogLevel(l zapcore.Level) slog.Level {
 	switch {

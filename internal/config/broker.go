@@ -115,6 +115,9 @@ func NewBroker(props map[string]string) (*Broker, error) {
 		if len(b.List("log.dirs")) == 0 {
 			errs = append(errs, errors.New("log.dirs: no directory given"))
 		}
+		if len(b.List("controller.quorum.voters")) > 0 && len(b.List("etcd.endpoints")) > 0 {
+			errs = append(errs, errors.New("controller.quorum.voters and etcd.endpoints: give one or the other"))
+		}
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

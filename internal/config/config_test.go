@@ -19,6 +19,20 @@ func TestNewBrokerDefaults(t *testing.T) {
 	if b.NodeID() != 0 || b.Int("num.partitions") != 1 || !b.Bool("auto.create.topics.enable") {
 		t.Errorf("unexpected defaults: node %d partitions %d", b.NodeID(), b.Int("num.partitions"))
 	}
+	// The cluster properties take Kafka's defaults.
+	for name, want := range map[string]int64{
+		"broker.session.timeout.ms": 9000, "replica.lag.time.max.ms": 30000,
+		"offsets.topic.replication.factor": 3, "leader.imbalance.check.interval.seconds": 300,
+		"leader.imbalance.per.broker.percentage": 10, "replica.fetch.wait.max.ms": 500,
+		"replica.fetch.max.bytes": 1048576, "default.replication.factor": 1,
+	} {
+		if got := b.Int64(name); got != want {
+			t.Errorf("%s = %d, want %d", name, got, want)
+		}
+	}
+	if !b.Bool("auto.leader.rebalance.enable") || !b.Bool("controlled.shutdown.enable") || len(b.List("controller.quorum.voters")) != 0 {
+		t.Errorf("auto.leader.rebalance.enable, controlled.shutdown.enable true and no voters by default")
+	}
 	if got := b.RetentionMs(); got != 168*3_600_000 {
 		t.Errorf("retention = %d, want 7 days", got)
 	}
@@ -36,6 +50,8 @@ func TestNewBrokerRejects(t *testing.T) {
 		{map[string]string{"listeners": "127.0.0.1:9092"}, "listeners"},
 		{map[string]string{"listeners": "SSL://127.0.0.1:9093"}, "only PLAINTEXT"},
 		{map[string]string{"log.message.timestamp.type": "Wall"}, "log.message.timestamp.type"},
+		{map[string]string{"controller.quorum.voters": "1@h:1", "etcd.endpoints": "http://h:2379"}, "one or the other"},
+		{map[string]string{"broker.session.timeout.ms": "10"}, "broker.session.timeout.ms"},
 	} {
 		_, err := NewBroker(tc.props)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -3,8 +3,9 @@ package config
 import "math"
 
 const (
-	maxInt  = math.MaxInt32
-	maxLong = math.MaxInt64
+	maxShort = math.MaxInt16
+	maxInt   = math.MaxInt32
+	maxLong  = math.MaxInt64
 )
 
 var (
@@ -56,7 +57,7 @@ var BrokerDefs = []Def{
 	{Name: "log.dirs", Type: List, Default: "./samsa-data", Doc: "where partition logs live (log.dir is an alias)"},
 	{Name: "broker.rack", Type: String, Nullable: true},
 	{Name: "num.partitions", Type: Int, Default: "1", Min: 1, Max: maxInt},
-	{Name: "default.replication.factor", Type: Int, Default: "1", Min: 1, Max: 1, Doc: "a single node holds one replica"},
+	{Name: "default.replication.factor", Type: Int, Default: "1", Min: 1, Max: maxShort},
 	{Name: "auto.create.topics.enable", Type: Bool, Default: "true"},
 	{Name: "delete.topic.enable", Type: Bool, Default: "true"},
 	{Name: "message.max.bytes", Type: Int, Default: "1048588", Min: 0, Max: maxInt},
@@ -86,6 +87,8 @@ var BrokerDefs = []Def{
 	{Name: "socket.request.max.bytes", Type: Int, Default: "104857600", Min: 1, Max: maxInt},
 	{Name: "connections.max.idle.ms", Type: Long, Default: "600000", Min: -1, Max: maxLong},
 	{Name: "offsets.topic.num.partitions", Type: Int, Default: "50", Min: 1, Max: maxInt, Doc: "partitions of __consumer_offsets, fixed once it exists"},
+	{Name: "offsets.topic.replication.factor", Type: Int, Default: "3", Min: 1, Max: maxShort, Doc: "replicas of each __consumer_offsets partition, capped by the live brokers when it is created"},
+	{Name: "offsets.commit.timeout.ms", Type: Int, Default: "5000", Min: 1, Max: maxInt, Doc: "how long a group coordinator write waits for the in-sync replicas"},
 	{Name: "offsets.topic.segment.bytes", Type: Int, Default: "104857600", Min: 1, Max: maxInt},
 	{Name: "offsets.retention.minutes", Type: Int, Default: "10080", Min: 1, Max: maxInt},
 	{Name: "offsets.retention.check.interval.ms", Type: Long, Default: "600000", Min: 1, Max: maxLong},
@@ -97,6 +100,25 @@ var BrokerDefs = []Def{
 	{Name: "group.consumer.session.timeout.ms", Type: Int, Default: "45000", Min: 1, Max: maxInt},
 	{Name: "group.consumer.heartbeat.interval.ms", Type: Int, Default: "5000", Min: 1, Max: maxInt},
 	{Name: "group.consumer.max.size", Type: Int, Default: "2147483647", Min: 1, Max: maxInt},
+	// The cluster: where its metadata lives (etcd) and how the controller
+	// and replication behave.
+	{Name: "controller.quorum.voters", Type: List, Doc: "id@host:port of each broker that embeds an etcd member, the port being that member's peer port (Kafka's KRaft syntax); with neither this nor etcd.endpoints the broker embeds a single member"},
+	{Name: "etcd.endpoints", Type: List, Doc: "client URLs of an external etcd cluster holding the metadata; the broker then embeds no member"},
+	{Name: "etcd.client.port.offset", Type: Int, Default: "1000", Min: 1, Max: 65535, Doc: "a voter's etcd member serves clients on its peer port plus this"},
+	{Name: "etcd.prefix", Type: String, Default: "/samsa", Doc: "etcd key prefix of the cluster's metadata"},
+	{Name: "etcd.unsafe.no.fsync", Type: Bool, Default: "false", Doc: "for tests only: the embedded etcd member skips fsync, so a machine crash can lose cluster metadata"},
+	{Name: "broker.session.timeout.ms", Type: Int, Default: "9000", Min: 1000, Max: maxInt, Doc: "how long a broker that stopped heartbeating stays registered"},
+	{Name: "controlled.shutdown.enable", Type: Bool, Default: "true", Doc: "move leaderships away before a broker stops"},
+	{Name: "auto.leader.rebalance.enable", Type: Bool, Default: "true"},
+	{Name: "leader.imbalance.check.interval.seconds", Type: Long, Default: "300", Min: 1, Max: maxLong},
+	{Name: "leader.imbalance.per.broker.percentage", Type: Int, Default: "10", Min: 0, Max: maxInt},
+	{Name: "replica.lag.time.max.ms", Type: Long, Default: "30000", Min: 1, Max: maxLong, Doc: "a follower that has not caught up for this long leaves the ISR"},
+	{Name: "replica.fetch.max.bytes", Type: Int, Default: "1048576", Min: 0, Max: maxInt},
+	{Name: "replica.fetch.response.max.bytes", Type: Int, Default: "10485760", Min: 0, Max: maxInt},
+	{Name: "replica.fetch.wait.max.ms", Type: Int, Default: "500", Min: 0, Max: maxInt},
+	{Name: "replica.fetch.min.bytes", Type: Int, Default: "1", Min: 0, Max: maxInt},
+	{Name: "replica.fetch.backoff.ms", Type: Int, Default: "1000", Min: 0, Max: maxInt},
+	{Name: "replica.socket.timeout.ms", Type: Int, Default: "30000", Min: 1, Max: maxInt},
 	{Name: "group.consumer.assignors", Type: List, Default: "uniform,range", OneOf: consumerAssignors, Doc: "server-side assignors of KIP-848 groups, the first the default"},
 }
 
@@ -117,7 +139,7 @@ var IgnoredBrokerProps = []string{
 	"num.replica.fetchers", "socket.send.buffer.bytes", "socket.receive.buffer.bytes",
 	"process.roles", "controller.listener.names", "listener.security.protocol.map",
 	"inter.broker.listener.name", "zookeeper.connect", "zookeeper.connection.timeout.ms",
-	"offsets.topic.replication.factor",
+	"broker.heartbeat.interval.ms",
 	"transaction.state.log.replication.factor", "transaction.state.log.min.isr",
 	"log.preallocate", "log.cleaner.enable", "queued.max.requests",
 }
