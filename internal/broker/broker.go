@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -105,6 +106,7 @@ func NewContext(ctx context.Context, cfg *config.Broker, logger *slog.Logger) (*
 		FlushSchedulerIntervalMs:        cfg.Int64("log.flush.scheduler.interval.ms"),
 		FlushOffsetCheckpointIntervalMs: cfg.Int64("log.flush.offset.checkpoint.interval.ms"),
 		Logger:                          logger,
+		Cleaner:                         cleanerConfig(cfg),
 	})
 	if err != nil {
 		b.node.Close()
@@ -173,6 +175,10 @@ func (b *Broker) Addr() string {
 // ClusterID returns the cluster's id, as meta.properties and the
 // metadata store agree on it.
 func (b *Broker) ClusterID() string { return b.clusterID }
+
+// Brokers returns the ids of the registered brokers, as the metadata this
+// broker applied last shows them.
+func (b *Broker) Brokers() []int32 { return b.snapshot().BrokerIDs() }
 
 // LeadsEtcd reports whether this broker's embedded etcd member is the raft
 // leader of the metadata store. Stopping the leader last lets every other
@@ -265,4 +271,20 @@ func (b *Broker) close(abandon bool) error {
 		b.log.Warn("leaving the cluster", "err", err)
 	}
 	return b.logs.Close()
+}
+
+// cleanerConfig sets up the log cleaner from the log.cleaner.* properties.
+func cleanerConfig(cfg *config.Broker) storage.CleanerConfig {
+	c := storage.CleanerConfig{
+		Threads:          cfg.Int("log.cleaner.threads"),
+		DedupeBufferSize: cfg.Int64("log.cleaner.dedupe.buffer.size"),
+		BackoffMs:        cfg.Int64("log.cleaner.backoff.ms"),
+	}
+	if !cfg.Bool("log.cleaner.enable") {
+		c.Threads = 0
+	}
+	if r := cfg.Float64("log.cleaner.io.max.bytes.per.second"); r < math.MaxInt64 {
+		c.IOMaxBytesPerSecond = int64(r)
+	}
+	return c
 }

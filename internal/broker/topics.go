@@ -74,6 +74,11 @@ func (b *Broker) logConfig(overrides map[string]string) storage.LogConfig {
 		FlushMs:            t.Int64("flush.ms"),
 		FileDeleteDelay:    time.Duration(t.Int64("file.delete.delay.ms")) * time.Millisecond,
 		CleanupPolicy:      t.String("cleanup.policy"),
+
+		MinCleanableDirtyRatio: t.Float64("min.cleanable.dirty.ratio"),
+		MinCompactionLagMs:     t.Int64("min.compaction.lag.ms"),
+		MaxCompactionLagMs:     t.Int64("max.compaction.lag.ms"),
+		DeleteRetentionMs:      t.Int64("delete.retention.ms"),
 	}
 }
 

@@ -45,6 +45,12 @@ func (v *Values) Int(name string) int { return int(v.Int64(name)) }
 // Bool returns a boolean property's value.
 func (v *Values) Bool(name string) bool { b, _ := parseBool(v.String(name)); return b }
 
+// Float64 returns a numeric property as a float.
+func (v *Values) Float64(name string) float64 {
+	f, _ := strconv.ParseFloat(v.String(name), 64)
+	return f
+}
+
 // List returns a list property's elements.
 func (v *Values) List(name string) []string { return SplitList(v.String(name)) }
 

@@ -74,3 +74,9 @@ func (t Topic) Int64(name string) int64 {
 
 // Bool returns the effective value of a boolean topic config.
 func (t Topic) Bool(name string) bool { b, _ := parseBool(t.String(name)); return b }
+
+// Float64 returns a numeric config as a float.
+func (t Topic) Float64(name string) float64 {
+	f, _ := strconv.ParseFloat(t.String(name), 64)
+	return f
+}

@@ -142,6 +142,7 @@ func (m *Manager) pickDirtiest() *Log {
 			continue
 		}
 		ratio, _, forced := l.dirtyRatio(now)
+		m.logger.Debug("cleaner candidate", "dir", l.dir, "dirty_ratio", ratio, "forced", forced)
 		if forced {
 			ratio = math.Inf(1)
 		}
@@ -365,7 +366,11 @@ func retainBatch(h *record.Header, b []byte, latest map[string]int64, dropTombst
 	if len(keep) == 0 && !h.Idempotent() && !keepEmpty {
 		return nil, nil
 	}
-	bl := record.NewBuilder(h.Compression())
+	codec := h.Compression()
+	if len(keep) == 0 {
+		codec = record.None // an empty batch has nothing to compress
+	}
+	bl := record.NewBuilder(codec)
 	bl.ProducerID, bl.ProducerEpoch, bl.BaseSequence = h.ProducerID, h.ProducerEpoch, h.BaseSequence
 	bl.Transactional = h.Transactional()
 	bl.LogAppendTime = h.LogAppendTime()
