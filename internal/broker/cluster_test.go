@@ -49,6 +49,7 @@ func waitMetadata(t *testing.T, addr, topic, what string, cond func(kmsg.Metadat
 }
 
 func TestClusterMetadataAndPlacement(t *testing.T) {
+	t.Parallel()
 	c := brokertest.StartCluster(t, 3, "offsets.topic.replication.factor=1")
 	ctx := testContext(t, 2*time.Minute)
 
@@ -245,6 +246,7 @@ func TestClusterMetadataAndPlacement(t *testing.T) {
 // while it is down and get it back, in a new leader epoch, when it
 // returns; its data is still there.
 func TestClusterBrokerRestart(t *testing.T) {
+	t.Parallel()
 	c := brokertest.StartCluster(t, 3)
 	ctx := testContext(t, 2*time.Minute)
 	adm := newAdmin(t, c.Brokers[0].Addr())

@@ -233,7 +233,8 @@ func (b *Broker) applyPartition(p *partition, ps cluster.PartitionState, regEpoc
 func (b *Broker) dropPartition(p *partition) {
 	b.replicas.follow(roleChange{p: p, leader: cluster.NoLeader})
 	p.mu.Lock()
-	p.becomeFollowerLocked(cluster.PartitionState{LeaderEpoch: p.leaderEpoch})
+	// No epoch: whatever was fetched for the replica is not appended.
+	p.becomeFollowerLocked(cluster.PartitionState{LeaderEpoch: -1})
 	p.mu.Unlock()
 	p.notify()
 	delete(b.hosted, p.tp)

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/samsa-io/samsa/internal/broker"
 	"github.com/samsa-io/samsa/internal/config"
@@ -156,6 +157,17 @@ func StartCluster(t testing.TB, n int, props ...string) *Cluster {
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("brokertest: broker %d: %v", i+1, err)
+		}
+	}
+	// Each broker sees the others register through its own copy of the
+	// metadata: wait until every one sees all.
+	deadline := time.Now().Add(30 * time.Second)
+	for _, b := range c.Brokers {
+		for len(b.Brokers()) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("brokertest: broker %s sees brokers %v after 30s", b.props["node.id"], b.Brokers())
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
 	}
 	return c

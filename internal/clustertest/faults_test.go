@@ -1,0 +1,272 @@
+//go:build linux
+
+package clustertest
+
+// Fault tests of a three-broker cluster run as processes. They take a few
+// minutes together and are skipped with -short. SAMSA_FAULT_MINUTES=2
+// runs the leader-kill test for that long, killing every 10 s, as a
+// release check does.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// bin is cmd/samsa, built once for the package's tests.
+var bin string
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "clustertest")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	bin = filepath.Join(dir, "samsa")
+	return m.Run()
+}
+
+// built returns the samsa binary, building it at the first call.
+func built(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs brokers as processes; skipped with -short")
+	}
+	if _, err := os.Stat(bin); err != nil {
+		b := Build(t)
+		data, err := os.ReadFile(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(bin, data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return bin
+}
+
+// clusterProps are every test's broker properties: replicated topics,
+// followers that notice lost leaders fast.
+var clusterProps = []string{
+	"default.replication.factor=3",
+	"min.insync.replicas=2",
+	"offsets.topic.num.partitions=3",
+	"replica.fetch.backoff.ms=200",
+}
+
+func createTopic(t *testing.T, c *Cluster, topic string, partitions int32) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Seeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	resp, err := kadm.NewClient(cl).CreateTopic(ctx, partitions, 3, nil, topic)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("create %s: %v", topic, err)
+	}
+	c.WaitInSync(topic, 30*time.Second)
+}
+
+// leaderOf returns the broker leading a partition.
+func leaderOf(t *testing.T, c *Cluster, topic string, partition int32) *Broker {
+	t.Helper()
+	for _, b := range c.Brokers {
+		if !b.Running() {
+			continue
+		}
+		ps, err := Partitions(b.Addr, topic)
+		if err == nil && ps[partition].Leader > 0 {
+			return c.Broker(ps[partition].Leader)
+		}
+	}
+	t.Fatalf("no leader of %s-%d", topic, partition)
+	return nil
+}
+
+// verify reads the topic back and checks it against the load's
+// acknowledgements, then the replicas' logs against each other.
+func verify(t *testing.T, c *Cluster, load *Load, topic string, partitions int32) {
+	t.Helper()
+	c.WaitInSync(topic, time.Minute)
+	acked := load.Acked()
+	consumed := ReadAll(t, c.Seeds(), topic, partitions)
+	lost, dup, reordered, problems := Check(acked, consumed)
+	total := 0
+	for _, recs := range consumed {
+		total += len(recs)
+	}
+	t.Logf("%d records acknowledged, %d read back: %d lost, %d duplicated, %d out of order", len(acked), total, lost, dup, reordered)
+	for _, p := range problems {
+		t.Error(p)
+	}
+	counts := c.CheckReplicas(topic)
+	t.Logf("replicas identical below the high watermark: %v records per partition", counts)
+}
+
+func faultMinutes() float64 {
+	m, _ := strconv.ParseFloat(os.Getenv("SAMSA_FAULT_MINUTES"), 64)
+	return m
+}
+
+// SIGKILL the leader of the first partition every few seconds under load,
+// restarting it each time: no acknowledged record is lost, none is
+// duplicated, each partition keeps its order, and the replicas end up
+// identical. Each kill's unavailability window (until every partition
+// takes writes again) is reported.
+func TestLeaderKilledUnderLoad(t *testing.T) {
+	c := Start(t, built(t), 3, clusterProps...)
+	const topic, partitions = "kills", 3
+	createTopic(t, c, topic, partitions)
+	load := StartLoad(t, c.Seeds(), topic, partitions)
+	load.WaitAcked(500, 30*time.Second)
+
+	kills, interval := 3, 5*time.Second
+	if m := faultMinutes(); m > 0 {
+		interval = 10 * time.Second
+		kills = int(m * float64(time.Minute) / float64(interval))
+	}
+	var killTimes []time.Time
+	var killed []int32
+	for i := range kills {
+		if i > 0 {
+			time.Sleep(interval)
+		}
+		b := leaderOf(t, c, topic, 0)
+		at := time.Now()
+		b.Kill()
+		killTimes, killed = append(killTimes, at), append(killed, b.ID)
+		b.Restart()
+		load.WaitAcked(100, time.Minute)
+	}
+	time.Sleep(2 * time.Second)
+	load.Stop(30 * time.Second)
+
+	var worst time.Duration
+	for i, at := range killTimes {
+		w := load.Unavailable(at)
+		t.Logf("kill %d (broker %d): every partition took writes again after %v", i+1, killed[i], w)
+		if w < 0 {
+			t.Errorf("kill %d: a partition took no write after it", i+1)
+		}
+		worst = max(worst, w)
+	}
+	if worst > 10*time.Second {
+		t.Errorf("worst unavailability %v, target under 10s", worst)
+	}
+	if n, errs := load.Failed(); n > 0 {
+		t.Logf("%d produces failed (the producer's delivery timeout; first: %v)", n, errs)
+	}
+	verify(t, c, load, topic, partitions)
+}
+
+// With two of three replicas killed, acks=all writes are not acknowledged
+// (the ISR cannot shrink below min.insync.replicas without the metadata
+// quorum either), and the survivor still serves what was committed.
+func TestTwoOfThreeKilled(t *testing.T) {
+	c := Start(t, built(t), 3, clusterProps...)
+	const topic = "survivor"
+	createTopic(t, c, topic, 1)
+	leader := leaderOf(t, c, topic, 0)
+	load := StartLoad(t, []string{leader.Addr}, topic, 1)
+	load.WaitAcked(200, 30*time.Second)
+	load.Stop(30 * time.Second)
+	committed := load.Acked()
+
+	for _, b := range c.Brokers {
+		if b != leader {
+			b.Kill()
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(leader.Addr), kgo.DefaultProduceTopic(topic),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProduceRequestTimeout(3*time.Second), kgo.RecordDeliveryTimeout(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	results := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("after")}, &kgo.Record{Value: []byte("after 2")})
+	for _, r := range results {
+		switch {
+		case r.Err == nil:
+			t.Errorf("acks=all write acknowledged at offset %d with two of three replicas dead", r.Record.Offset)
+		case errors.Is(r.Err, kerr.NotEnoughReplicas), errors.Is(r.Err, kerr.RequestTimedOut),
+			errors.Is(r.Err, kgo.ErrRecordTimeout), errors.Is(r.Err, context.DeadlineExceeded):
+			t.Logf("acks=all write refused: %v", r.Err)
+		default:
+			t.Errorf("acks=all write failed with %v, want NOT_ENOUGH_REPLICAS or a timeout", r.Err)
+		}
+	}
+	consumed := ReadAll(t, []string{leader.Addr}, topic, 1)
+	lost, dup, reordered, problems := Check(committed, consumed)
+	if lost+dup+reordered > 0 {
+		t.Errorf("reading committed records from the survivor: %d lost, %d duplicated, %d reordered: %v", lost, dup, reordered, problems)
+	}
+	t.Logf("read %d committed records from the survivor", len(consumed[0]))
+}
+
+// SIGSTOP the leader for longer than its session: the others elect a new
+// leader; the paused one, resumed, acknowledges nothing the rest of the
+// cluster does not keep.
+func TestLeaderPaused(t *testing.T) {
+	c := Start(t, built(t), 3, clusterProps...)
+	const topic, partitions = "paused", 3
+	createTopic(t, c, topic, partitions)
+	load := StartLoad(t, c.Seeds(), topic, partitions)
+	load.WaitAcked(500, 30*time.Second)
+	pause := 12 * time.Second // longer than broker.session.timeout.ms
+	if faultMinutes() > 0 {
+		pause = 20 * time.Second
+	}
+	b := leaderOf(t, c, topic, 0)
+	at := time.Now()
+	b.Pause()
+	time.Sleep(pause)
+	b.Resume()
+	t.Logf("broker %d paused %v; every partition took writes again %v after the pause began", b.ID, pause, load.Unavailable(at))
+	load.WaitAcked(200, time.Minute)
+	load.Stop(30 * time.Second)
+	verify(t, c, load, topic, partitions)
+}
+
+// SIGTERM each broker in turn under load, restarting it after: a producer
+// with default retries sees no error.
+func TestRollingControlledShutdown(t *testing.T) {
+	c := Start(t, built(t), 3, clusterProps...)
+	const topic, partitions = "rolling", 3
+	createTopic(t, c, topic, partitions)
+	load := StartLoad(t, c.Seeds(), topic, partitions)
+	load.WaitAcked(500, 30*time.Second)
+	for _, b := range c.Brokers {
+		start := time.Now()
+		b.Terminate()
+		t.Logf("broker %d stopped %v after SIGTERM", b.ID, time.Since(start))
+		load.WaitAcked(100, time.Minute)
+		b.Restart()
+		c.WaitInSync(topic, time.Minute)
+		load.WaitAcked(100, time.Minute)
+	}
+	load.Stop(30 * time.Second)
+	if n, errs := load.Failed(); n > 0 {
+		t.Errorf("%d produces failed during the rolling restart: %v", n, errs)
+	}
+	verify(t, c, load, topic, partitions)
+}
