@@ -26,6 +26,12 @@ type connKind int
 const (
 	connAdmin connKind = iota
 	connProduce
+	// connFetch carries a consumer's fetches, which wait at the broker
+	// for up to fetch.max.wait.ms.
+	connFetch
+	// connGroup carries a consumer's requests to its group coordinator: a
+	// JoinGroup waits there for the whole rebalance.
+	connGroup
 )
 
 type connKey struct {
@@ -74,7 +80,7 @@ type metaState struct {
 // connSlot.mu is taken before mu; mu guards conns, backoff and topics and
 // is never held during network I/O.
 type client struct {
-	cfg  *producerConfig
+	cfg  *netConfig
 	log  *slog.Logger
 	opts connOptions
 
@@ -83,6 +89,11 @@ type client struct {
 	backoff map[string]*addrBackoff // REQUIRES: mu held
 	topics  map[string]*topicUse    // topics to fetch metadata for; REQUIRES: mu held
 	closed  bool                    // REQUIRES: mu held
+	// closedErr is what calls after close fail with.
+	closedErr error
+	// allTopics asks refreshes for every topic (a consumer's pattern
+	// subscription), besides those in topics.
+	allTopics atomic.Bool
 
 	meta        atomic.Pointer[metaState]
 	lastRefresh atomic.Int64  // unix ns of the last metadata response (metadata-age)
@@ -94,7 +105,7 @@ type client struct {
 	wg     sync.WaitGroup
 }
 
-func newClient(cfg *producerConfig, log *slog.Logger, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *client {
+func newClient(cfg *netConfig, log *slog.Logger, dial func(ctx context.Context, network, addr string) (net.Conn, error), closedErr error) *client {
 	if dial == nil {
 		d := &net.Dialer{KeepAlive: 30 * time.Second}
 		dial = d.DialContext
@@ -115,6 +126,7 @@ func newClient(cfg *producerConfig, log *slog.Logger, dial func(ctx context.Cont
 		backoff:   map[string]*addrBackoff{},
 		topics:    map[string]*topicUse{},
 		updateReq: make(chan struct{}, 1),
+		closedErr: closedErr,
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.meta.Store(&metaState{cluster: &Cluster{nodes: map[int32]*Node{}, topics: map[string]*topicMeta{}}, updated: make(chan struct{})})
@@ -178,7 +190,7 @@ func (c *client) conn(ctx context.Context, addr string, kind connKind) (*brokerC
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		return nil, ErrProducerClosed
+		return nil, c.closedErr
 	}
 	k := connKey{addr, kind}
 	slot := c.conns[k]
@@ -221,7 +233,7 @@ func (c *client) conn(ctx context.Context, addr string, kind connKind) (*brokerC
 	}
 	if closed {
 		conn.close()
-		return nil, ErrProducerClosed
+		return nil, c.closedErr
 	}
 	slot.conn = conn
 	return conn, nil
@@ -343,6 +355,32 @@ func (c *client) requestUpdate(urgent bool) {
 	}
 }
 
+// setInterest replaces the topics refreshes ask about (a consumer's
+// subscription or assignment) and whether they ask about all topics. A
+// change triggers a refresh.
+func (c *client) setInterest(topics []string, all bool) {
+	c.mu.Lock()
+	changed := c.allTopics.Swap(all) != all
+	keep := make(map[string]bool, len(topics))
+	for _, t := range topics {
+		keep[t] = true
+		if _, ok := c.topics[t]; !ok {
+			c.topics[t] = &topicUse{lastUse: time.Now()}
+			changed = true
+		}
+	}
+	for t := range c.topics {
+		if !keep[t] {
+			delete(c.topics, t)
+			changed = true
+		}
+	}
+	c.mu.Unlock()
+	if changed {
+		c.requestUpdate(true)
+	}
+}
+
 // touch records that topic is in use; a new topic triggers a refresh.
 func (c *client) touch(topic string) {
 	c.mu.Lock()
@@ -452,9 +490,15 @@ func (c *client) refresh(ctx context.Context) (retry bool, err error) {
 	sort.Strings(topics)
 
 	req := kmsg.NewPtrMetadataRequest()
-	req.AllowAutoTopicCreation = true
+	req.AllowAutoTopicCreation = c.cfg.autoCreateTopics
 	req.Topics = []kmsg.MetadataRequestTopic{} // empty, not null: null means all topics
+	if c.allTopics.Load() {
+		req.Topics = nil
+	}
 	for _, t := range topics {
+		if req.Topics == nil {
+			break
+		}
 		rt := kmsg.NewMetadataRequestTopic()
 		rt.Topic = kmsg.StringPtr(t)
 		req.Topics = append(req.Topics, rt)
@@ -493,7 +537,7 @@ func buildCluster(resp *kmsg.MetadataResponse, prev *Cluster, requested []string
 		if t.Topic == nil {
 			continue
 		}
-		tm := &topicMeta{name: *t.Topic, id: t.TopicID}
+		tm := &topicMeta{name: *t.Topic, id: t.TopicID, internal: t.IsInternal}
 		if err := brokerErr(t.ErrorCode, nil); err != nil {
 			tm.err = err
 			retry = retry || kerr.IsRetriable(kerr.ErrorForCode(t.ErrorCode))
@@ -587,7 +631,7 @@ func (c *client) waitTopic(ctx context.Context, closing <-chan struct{}, topic s
 		case <-ctx.Done():
 			return nil, nil, ctx.Err()
 		case <-closing:
-			return nil, nil, wrapErr(ErrProducerClosed, "producer closed while waiting for metadata")
+			return nil, nil, wrapErr(c.closedErr, "closed while waiting for metadata")
 		}
 	}
 }

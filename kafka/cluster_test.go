@@ -52,7 +52,10 @@ func forEachCluster(t *testing.T, fn func(t *testing.T, tc *testCluster)) {
 // directory, so that it can be restarted.
 func newKfakeCluster(t *testing.T) *testCluster {
 	dir := t.TempDir()
-	opts := []kfake.Opt{kfake.NumBrokers(3), kfake.Ports(freePorts(t, 3)...), kfake.DataDir(dir)}
+	opts := []kfake.Opt{kfake.NumBrokers(3), kfake.Ports(freePorts(t, 3)...), kfake.DataDir(dir),
+		// Short sessions, so that group tests see a killed member go fast.
+		kfake.GroupMinSessionTimeout(100 * time.Millisecond),
+		kfake.BrokerConfigs(map[string]string{"group.consumer.heartbeat.interval.ms": "200", "group.consumer.session.timeout.ms": "3000"})}
 	c, err := kfake.NewCluster(opts...)
 	if err != nil {
 		t.Fatal(err)
@@ -113,9 +116,14 @@ func TestMain(m *testing.M) {
 
 // samsaBinary builds `samsa` or skips the test: the broker's storage layer
 // may still be a stub, or the packages it needs may not build yet.
+// SAMSA_TEST_BIN names a prebuilt binary to use instead.
 func samsaBinary(t *testing.T) string {
 	t.Helper()
 	samsaBin.once.Do(func() {
+		if bin := os.Getenv("SAMSA_TEST_BIN"); bin != "" {
+			samsaBin.path = bin
+			return
+		}
 		if _, err := os.Stat("../internal/storage/contract_stub.go"); err == nil {
 			samsaBin.err = errors.New("internal/storage is still a contract stub")
 			return
@@ -189,10 +197,11 @@ func (s *samsaServer) kill() {
 // directory.
 func newSamsaCluster(t *testing.T) *testCluster {
 	s := &samsaServer{
-		bin:   samsaBinary(t),
-		addr:  "127.0.0.1:" + strconv.Itoa(freePorts(t, 1)[0]),
-		dir:   t.TempDir(),
-		props: []string{"num.partitions=3"},
+		bin:  samsaBinary(t),
+		addr: "127.0.0.1:" + strconv.Itoa(freePorts(t, 1)[0]),
+		dir:  t.TempDir(),
+		props: []string{"num.partitions=3", "group.initial.rebalance.delay.ms=0", "group.min.session.timeout.ms=100",
+			"group.consumer.heartbeat.interval.ms=200", "group.consumer.session.timeout.ms=3000"},
 	}
 	s.start(t)
 	t.Cleanup(s.kill)

@@ -192,77 +192,91 @@ const (
 func atLeast(n int64) *bounds    { return &bounds{n, maxInt64} }
 func between(a, b int64) *bounds { return &bounds{a, b} }
 
-// producerDefs is every producer setting of the Java client (4.x), with its
-// default and the validation ProducerConfig applies.
-var producerDefs = func() map[string]*propDef {
-	defs := []*propDef{
+// commonDefs are the settings the producer and the consumer share, with
+// the same defaults and validation (Java's CommonClientConfigs).
+// receive.buffer.bytes is not among them: its default differs.
+func commonDefs() []*propDef {
+	return []*propDef{
 		{name: "bootstrap.servers", typ: typeList, required: true, check: checkBootstrap},
-		{name: "key.serializer", typ: typeClass, nullable: true},
-		{name: "value.serializer", typ: typeClass, nullable: true},
 		{name: "client.id", typ: typeString},
-		{name: "acks", typ: typeString, def: "all", oneOf: []string{"all", "-1", "0", "1"}, fold: true},
-		{name: "enable.idempotence", typ: typeBool, def: "true"},
-		{name: "transactional.id", typ: typeString, nullable: true, check: nonEmpty},
-		{name: "transaction.timeout.ms", typ: typeInt, def: "60000"},
-		{name: "linger.ms", typ: typeLong, def: "5", valid: atLeast(0)},
-		{name: "batch.size", typ: typeInt, def: "16384", valid: atLeast(0)},
-		{name: "buffer.memory", typ: typeLong, def: "33554432", valid: atLeast(0)},
-		{name: "max.block.ms", typ: typeLong, def: "60000", valid: atLeast(0)},
-		{name: "compression.type", typ: typeString, def: "none", oneOf: []string{"none", "gzip", "snappy", "lz4", "zstd"}},
-		// The levels of KIP-390, validated as Java does.
-		{name: "compression.gzip.level", typ: typeInt, def: "-1", check: levelCheck(record.Gzip)},
-		{name: "compression.lz4.level", typ: typeInt, def: "9", check: levelCheck(record.LZ4)},
-		{name: "compression.zstd.level", typ: typeInt, def: "3", check: levelCheck(record.Zstd)},
-		{name: "retries", typ: typeInt, def: "2147483647", valid: between(0, maxInt32)},
 		{name: "retry.backoff.ms", typ: typeLong, def: "100", valid: atLeast(0)},
 		{name: "retry.backoff.max.ms", typ: typeLong, def: "1000", valid: atLeast(0)},
-		{name: "delivery.timeout.ms", typ: typeInt, def: "120000", valid: atLeast(0)},
 		{name: "request.timeout.ms", typ: typeInt, def: "30000", valid: atLeast(0)},
-		{name: "max.in.flight.requests.per.connection", typ: typeInt, def: "5", valid: atLeast(1)},
-		{name: "max.request.size", typ: typeInt, def: "1048576", valid: atLeast(0)},
-		{name: "partitioner.class", typ: typeClass, nullable: true},
-		{name: "partitioner.ignore.keys", typ: typeBool, def: "false"},
-		{name: "partitioner.adaptive.partitioning.enable", typ: typeBool, def: "true"},
-		{name: "partitioner.availability.timeout.ms", typ: typeLong, def: "0", valid: atLeast(0)},
 		{name: "interceptor.classes", typ: typeList},
 		{name: "metadata.max.age.ms", typ: typeLong, def: "300000", valid: atLeast(0)},
-		{name: "metadata.max.idle.ms", typ: typeLong, def: "300000", valid: atLeast(5000)},
 		{name: "send.buffer.bytes", typ: typeInt, def: "131072", valid: atLeast(-1)},
-		{name: "receive.buffer.bytes", typ: typeInt, def: "32768", valid: atLeast(-1)},
 		{name: "reconnect.backoff.ms", typ: typeLong, def: "50", valid: atLeast(0)},
 		{name: "reconnect.backoff.max.ms", typ: typeLong, def: "1000", valid: atLeast(0)},
 		{name: "connections.max.idle.ms", typ: typeLong, def: "540000"},
 		{name: "socket.connection.setup.timeout.ms", typ: typeLong, def: "10000", valid: atLeast(0)},
 		{name: "socket.connection.setup.timeout.max.ms", typ: typeLong, def: "30000", valid: atLeast(0)},
 		{name: "security.protocol", typ: typeString, def: "PLAINTEXT", oneOf: []string{"PLAINTEXT"}, fold: true},
-		// The windows of rates, averages and maxima (Producer.Metrics).
+		// The windows of rates, averages and maxima (Metrics).
 		{name: "metrics.sample.window.ms", typ: typeLong, def: "30000", valid: atLeast(0)},
 		{name: "metrics.num.samples", typ: typeInt, def: "2", valid: atLeast(1)},
 		// Every metric this client keeps is at Java's INFO level, so
 		// all levels record the same ones.
 		{name: "metrics.recording.level", typ: typeString, def: "INFO", oneOf: []string{"INFO", "DEBUG", "TRACE"}},
 		// Accepted so that Java property files load; they change nothing
-		// here (DNS is Go's resolver; metrics are read with
-		// Producer.Metrics and WritePrometheus, not Java reporter classes,
-		// and are not pushed to the broker, KIP-714).
+		// here (DNS is Go's resolver; metrics are read with Metrics and
+		// WritePrometheus, not Java reporter classes, and are not pushed
+		// to the broker, KIP-714).
 		{name: "client.dns.lookup", typ: typeString, def: "use_all_dns_ips", oneOf: []string{"use_all_dns_ips", "resolve_canonical_bootstrap_servers_only"}, noEffect: true},
 		{name: "metadata.recovery.strategy", typ: typeString, def: "rebootstrap", oneOf: []string{"none", "rebootstrap"}, fold: true, noEffect: true},
 		{name: "metadata.recovery.rebootstrap.trigger.ms", typ: typeLong, def: "300000", valid: atLeast(0), noEffect: true},
 		{name: "metric.reporters", typ: typeList, noEffect: true},
 		{name: "enable.metrics.push", typ: typeBool, def: "true", noEffect: true},
 	}
-	m := make(map[string]*propDef, len(defs))
-	for _, d := range defs {
-		m[d.name] = d
+}
+
+// defsByName indexes setting definitions by name.
+func defsByName(lists ...[]*propDef) map[string]*propDef {
+	m := map[string]*propDef{}
+	for _, defs := range lists {
+		for _, d := range defs {
+			m[d.name] = d
+		}
 	}
 	return m
-}()
+}
+
+// producerDefs is every producer setting of the Java client (4.x), with its
+// default and the validation ProducerConfig applies.
+var producerDefs = defsByName(commonDefs(), []*propDef{
+	{name: "key.serializer", typ: typeClass, nullable: true},
+	{name: "value.serializer", typ: typeClass, nullable: true},
+	{name: "acks", typ: typeString, def: "all", oneOf: []string{"all", "-1", "0", "1"}, fold: true},
+	{name: "enable.idempotence", typ: typeBool, def: "true"},
+	{name: "transactional.id", typ: typeString, nullable: true, check: nonEmpty},
+	{name: "transaction.timeout.ms", typ: typeInt, def: "60000"},
+	{name: "linger.ms", typ: typeLong, def: "5", valid: atLeast(0)},
+	{name: "batch.size", typ: typeInt, def: "16384", valid: atLeast(0)},
+	{name: "buffer.memory", typ: typeLong, def: "33554432", valid: atLeast(0)},
+	{name: "max.block.ms", typ: typeLong, def: "60000", valid: atLeast(0)},
+	{name: "compression.type", typ: typeString, def: "none", oneOf: []string{"none", "gzip", "snappy", "lz4", "zstd"}},
+	// The levels of KIP-390, validated as Java does.
+	{name: "compression.gzip.level", typ: typeInt, def: "-1", check: levelCheck(record.Gzip)},
+	{name: "compression.lz4.level", typ: typeInt, def: "9", check: levelCheck(record.LZ4)},
+	{name: "compression.zstd.level", typ: typeInt, def: "3", check: levelCheck(record.Zstd)},
+	{name: "retries", typ: typeInt, def: "2147483647", valid: between(0, maxInt32)},
+	{name: "delivery.timeout.ms", typ: typeInt, def: "120000", valid: atLeast(0)},
+	{name: "max.in.flight.requests.per.connection", typ: typeInt, def: "5", valid: atLeast(1)},
+	{name: "max.request.size", typ: typeInt, def: "1048576", valid: atLeast(0)},
+	{name: "partitioner.class", typ: typeClass, nullable: true},
+	{name: "partitioner.ignore.keys", typ: typeBool, def: "false"},
+	{name: "partitioner.adaptive.partitioning.enable", typ: typeBool, def: "true"},
+	{name: "partitioner.availability.timeout.ms", typ: typeLong, def: "0", valid: atLeast(0)},
+	{name: "metadata.max.idle.ms", typ: typeLong, def: "300000", valid: atLeast(5000)},
+	{name: "receive.buffer.bytes", typ: typeInt, def: "32768", valid: atLeast(-1)},
+})
 
 // ProducerConfigNames returns the names of every setting the producer
 // accepts, sorted.
-func ProducerConfigNames() []string {
-	names := make([]string, 0, len(producerDefs))
-	for n := range producerDefs {
+func ProducerConfigNames() []string { return sortedNames(producerDefs) }
+
+func sortedNames(defs map[string]*propDef) []string {
+	names := make([]string, 0, len(defs))
+	for n := range defs {
 		names = append(names, n)
 	}
 	sort.Strings(names)
@@ -360,13 +374,137 @@ func parseBool(v string) (bool, error) {
 	return false, fmt.Errorf("not a boolean: %q", v)
 }
 
+// netConfig holds the settings of connections and metadata that every
+// client (producer, consumer) has.
+type netConfig struct {
+	bootstrap []string
+	clientID  string
+
+	requestTO       time.Duration
+	retryBackoff    time.Duration
+	retryBackoffM   time.Duration
+	metadataMaxAge  time.Duration
+	metadataMaxIdle time.Duration
+	sendBuffer      int
+	receiveBuffer   int
+	reconnect       time.Duration
+	reconnectMax    time.Duration
+	connMaxIdle     time.Duration
+	connSetupTO     time.Duration
+	// autoCreateTopics is what metadata requests ask for
+	// (allow.auto.create.topics for the consumer; always for the
+	// producer, whose brokers decide with auto.create.topics.enable).
+	autoCreateTopics bool
+
+	metricsWindow  time.Duration
+	metricsSamples int
+}
+
+// settings reads a validated Config, falling back to the defaults.
+type settings struct {
+	cfg  Config
+	defs map[string]*propDef
+}
+
+func (s settings) get(name string) string {
+	if v, ok := s.cfg[name]; ok {
+		return strings.TrimSpace(v)
+	}
+	return s.defs[name].def
+}
+
+func (s settings) i64(name string) int64 {
+	n, _ := strconv.ParseInt(s.get(name), 10, 64)
+	return n
+}
+
+func (s settings) ms(name string) time.Duration {
+	n := s.i64(name)
+	if n > int64(math.MaxInt64/time.Millisecond) {
+		n = int64(math.MaxInt64 / time.Millisecond)
+	}
+	return time.Duration(n) * time.Millisecond
+}
+
+func (s settings) bool(name string) bool {
+	v, _ := parseBool(s.get(name))
+	return v
+}
+
+func (s settings) set(name string) bool {
+	_, ok := s.cfg[name]
+	return ok
+}
+
+// net reads the shared connection and metadata settings.
+func (s settings) net() netConfig {
+	nc := netConfig{
+		bootstrap:        splitList(s.get("bootstrap.servers")),
+		clientID:         s.get("client.id"),
+		requestTO:        s.ms("request.timeout.ms"),
+		retryBackoff:     s.ms("retry.backoff.ms"),
+		retryBackoffM:    s.ms("retry.backoff.max.ms"),
+		metadataMaxAge:   s.ms("metadata.max.age.ms"),
+		sendBuffer:       int(s.i64("send.buffer.bytes")),
+		receiveBuffer:    int(s.i64("receive.buffer.bytes")),
+		reconnect:        s.ms("reconnect.backoff.ms"),
+		reconnectMax:     s.ms("reconnect.backoff.max.ms"),
+		connMaxIdle:      s.ms("connections.max.idle.ms"),
+		connSetupTO:      s.ms("socket.connection.setup.timeout.ms"),
+		metricsWindow:    s.ms("metrics.sample.window.ms"),
+		metricsSamples:   int(s.i64("metrics.num.samples")),
+		autoCreateTopics: true,
+	}
+	// Java (CommonClientConfigs) turns exponential backoff off, rather than
+	// failing, when the maximum is below the base.
+	if nc.retryBackoffM < nc.retryBackoff {
+		nc.retryBackoffM = nc.retryBackoff
+	}
+	if nc.reconnectMax < nc.reconnect {
+		nc.reconnectMax = nc.reconnect
+	}
+	return nc
+}
+
+// checkSettings validates each setting on its own: known (to the client
+// or a plug-in), well typed, in range, required ones present. It returns
+// notes on settings accepted without effect. kind names the client in
+// errors ("producer", "consumer").
+func checkSettings(cfg Config, defs map[string]*propDef, kind string, extra func(name string) bool) ([]string, error) {
+	var notes []string
+	names := make([]string, 0, len(cfg))
+	for k := range cfg {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		d, ok := defs[k]
+		if !ok {
+			if extra != nil && extra(k) {
+				continue
+			}
+			return nil, configErr(k, cfg[k], "unknown "+kind+" setting")
+		}
+		if err := d.validate(cfg[k]); err != nil {
+			return nil, configErr(k, cfg[k], err.Error())
+		}
+		if d.noEffect {
+			notes = append(notes, k+" is accepted but has no effect in this client yet")
+		}
+	}
+	for _, d := range defs {
+		if _, ok := cfg[d.name]; !ok && d.required {
+			return nil, configErr(d.name, "", "missing required setting, which has no default value")
+		}
+	}
+	return notes, nil
+}
+
 // producerConfig is a validated Config with Java's cross-setting rules
 // applied.
 type producerConfig struct {
+	netConfig
 	raw Config // as given, for plug-ins' Configure
-
-	bootstrap []string
-	clientID  string
 
 	acks            int16
 	idempotent      bool
@@ -378,34 +516,19 @@ type producerConfig struct {
 	bufferMemory int64
 	maxBlock     time.Duration
 
-	codec         record.Codec
-	gzipLevel     int
-	lz4Level      int
-	zstdLevel     int
-	retries       int
-	retryBackoff  time.Duration
-	retryBackoffM time.Duration
-	deliveryTO    time.Duration
-	requestTO     time.Duration
-	maxInFlight   int
-	maxRequest    int
+	codec       record.Codec
+	gzipLevel   int
+	lz4Level    int
+	zstdLevel   int
+	retries     int
+	deliveryTO  time.Duration
+	maxInFlight int
+	maxRequest  int
 
 	partitionerClass     string
 	ignoreKeys           bool
 	adaptivePartitioning bool
 	availabilityTimeout  time.Duration
-
-	metadataMaxAge  time.Duration
-	metadataMaxIdle time.Duration
-	sendBuffer      int
-	receiveBuffer   int
-	reconnect       time.Duration
-	reconnectMax    time.Duration
-	connMaxIdle     time.Duration
-	connSetupTO     time.Duration
-
-	metricsWindow  time.Duration
-	metricsSamples int
 
 	// notes are the adjustments made silently (Java logs them at info or
 	// warn), logged by NewProducer.
@@ -420,39 +543,13 @@ const roundRobinPartitionerClass = "org.apache.kafka.clients.producer.RoundRobin
 // (serializer, partitioner, interceptor) reads a setting the producer does
 // not know.
 func parseProducerConfig(cfg Config, extra func(name string) bool) (*producerConfig, error) {
-	pc := &producerConfig{raw: cfg}
-	if err := pc.checkSettings(cfg, extra); err != nil {
+	notes, err := checkSettings(cfg, producerDefs, "producer", extra)
+	if err != nil {
 		return nil, err
 	}
-	get := func(name string) string {
-		if v, ok := cfg[name]; ok {
-			return strings.TrimSpace(v)
-		}
-		return producerDefs[name].def
-	}
-	i64 := func(name string) int64 {
-		n, _ := strconv.ParseInt(get(name), 10, 64)
-		return n
-	}
-	ms := func(name string) time.Duration {
-		n := i64(name)
-		if n > int64(math.MaxInt64/time.Millisecond) {
-			n = int64(math.MaxInt64 / time.Millisecond)
-		}
-		return time.Duration(n) * time.Millisecond
-	}
-	b := func(name string) bool {
-		v, _ := parseBool(get(name))
-		return v
-	}
-	set := func(name string) bool {
-		_, ok := cfg[name]
-		return ok
-	}
-
-	pc.bootstrap = splitList(get("bootstrap.servers"))
-	pc.clientID = get("client.id")
-	switch strings.ToLower(get("acks")) {
+	s := settings{cfg, producerDefs}
+	pc := &producerConfig{raw: cfg, netConfig: s.net(), notes: notes}
+	switch strings.ToLower(s.get("acks")) {
 	case "all", "-1":
 		pc.acks = -1
 	case "0":
@@ -460,48 +557,27 @@ func parseProducerConfig(cfg Config, extra func(name string) bool) (*producerCon
 	case "1":
 		pc.acks = 1
 	}
-	pc.linger = ms("linger.ms")
-	pc.batchSize = int(i64("batch.size"))
-	pc.bufferMemory = i64("buffer.memory")
-	pc.maxBlock = ms("max.block.ms")
-	pc.codec, _ = record.ParseCodec(get("compression.type"))
-	pc.gzipLevel = int(i64("compression.gzip.level"))
-	pc.lz4Level = int(i64("compression.lz4.level"))
-	pc.zstdLevel = int(i64("compression.zstd.level"))
-	pc.retries = int(i64("retries"))
-	pc.retryBackoff = ms("retry.backoff.ms")
-	pc.retryBackoffM = ms("retry.backoff.max.ms")
-	pc.requestTO = ms("request.timeout.ms")
-	pc.deliveryTO = ms("delivery.timeout.ms")
-	pc.maxInFlight = int(i64("max.in.flight.requests.per.connection"))
-	pc.maxRequest = int(i64("max.request.size"))
-	pc.partitionerClass = get("partitioner.class")
-	pc.ignoreKeys = b("partitioner.ignore.keys")
-	pc.adaptivePartitioning = b("partitioner.adaptive.partitioning.enable")
-	pc.availabilityTimeout = ms("partitioner.availability.timeout.ms")
-	pc.metadataMaxAge = ms("metadata.max.age.ms")
-	pc.metadataMaxIdle = ms("metadata.max.idle.ms")
-	pc.sendBuffer = int(i64("send.buffer.bytes"))
-	pc.receiveBuffer = int(i64("receive.buffer.bytes"))
-	pc.reconnect = ms("reconnect.backoff.ms")
-	pc.reconnectMax = ms("reconnect.backoff.max.ms")
-	pc.connMaxIdle = ms("connections.max.idle.ms")
-	pc.connSetupTO = ms("socket.connection.setup.timeout.ms")
-	pc.metricsWindow = ms("metrics.sample.window.ms")
-	pc.metricsSamples = int(i64("metrics.num.samples"))
-	pc.transactionalID = get("transactional.id")
-	pc.txnTimeoutMs = int32(i64("transaction.timeout.ms"))
+	pc.metadataMaxIdle = s.ms("metadata.max.idle.ms")
+	pc.linger = s.ms("linger.ms")
+	pc.batchSize = int(s.i64("batch.size"))
+	pc.bufferMemory = s.i64("buffer.memory")
+	pc.maxBlock = s.ms("max.block.ms")
+	pc.codec, _ = record.ParseCodec(s.get("compression.type"))
+	pc.gzipLevel = int(s.i64("compression.gzip.level"))
+	pc.lz4Level = int(s.i64("compression.lz4.level"))
+	pc.zstdLevel = int(s.i64("compression.zstd.level"))
+	pc.retries = int(s.i64("retries"))
+	pc.deliveryTO = s.ms("delivery.timeout.ms")
+	pc.maxInFlight = int(s.i64("max.in.flight.requests.per.connection"))
+	pc.maxRequest = int(s.i64("max.request.size"))
+	pc.partitionerClass = s.get("partitioner.class")
+	pc.ignoreKeys = s.bool("partitioner.ignore.keys")
+	pc.adaptivePartitioning = s.bool("partitioner.adaptive.partitioning.enable")
+	pc.availabilityTimeout = s.ms("partitioner.availability.timeout.ms")
+	pc.transactionalID = s.get("transactional.id")
+	pc.txnTimeoutMs = int32(s.i64("transaction.timeout.ms"))
 
-	// Java (CommonClientConfigs) turns exponential backoff off, rather than
-	// failing, when the maximum is below the base.
-	if pc.retryBackoffM < pc.retryBackoff {
-		pc.retryBackoffM = pc.retryBackoff
-	}
-	if pc.reconnectMax < pc.reconnect {
-		pc.reconnectMax = pc.reconnect
-	}
-
-	if err := pc.applyIdempotenceRules(set("enable.idempotence"), b("enable.idempotence"), set("transactional.id")); err != nil {
+	if err := pc.applyIdempotenceRules(s.set("enable.idempotence"), s.bool("enable.idempotence"), s.set("transactional.id")); err != nil {
 		return nil, err
 	}
 
@@ -509,7 +585,7 @@ func parseProducerConfig(cfg Config, extra func(name string) bool) (*producerCon
 	// below linger.ms + request.timeout.ms is an error; the default is
 	// raised silently.
 	if lr := pc.linger + pc.requestTO; pc.deliveryTO < lr {
-		if set("delivery.timeout.ms") {
+		if s.set("delivery.timeout.ms") {
 			return nil, configErr("delivery.timeout.ms", cfg["delivery.timeout.ms"],
 				"should be equal to or larger than linger.ms + request.timeout.ms")
 		}
@@ -523,44 +599,13 @@ func parseProducerConfig(cfg Config, extra func(name string) bool) (*producerCon
 		return nil, configErr("partitioner.class", pc.partitionerClass,
 			"Go cannot load Java classes; only "+roundRobinPartitionerClass+" is known by name, pass others with kafka.WithPartitioner")
 	}
-	if v := get("interceptor.classes"); v != "" {
+	if v := s.get("interceptor.classes"); v != "" {
 		return nil, configErr("interceptor.classes", v, "Go cannot load Java classes; pass interceptors with kafka.WithInterceptors")
 	}
 	if pc.transactionalID != "" {
 		return nil, configErr("transactional.id", pc.transactionalID, "transactions are not implemented by this client yet")
 	}
 	return pc, nil
-}
-
-// checkSettings validates each setting on its own: known (to the producer
-// or a plug-in), well typed, in range, required ones present.
-func (pc *producerConfig) checkSettings(cfg Config, extra func(name string) bool) error {
-	names := make([]string, 0, len(cfg))
-	for k := range cfg {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, k := range names {
-		d, ok := producerDefs[k]
-		if !ok {
-			if extra != nil && extra(k) {
-				continue
-			}
-			return configErr(k, cfg[k], "unknown producer setting")
-		}
-		if err := d.validate(cfg[k]); err != nil {
-			return configErr(k, cfg[k], err.Error())
-		}
-		if d.noEffect {
-			pc.notes = append(pc.notes, k+" is accepted but has no effect in this client yet")
-		}
-	}
-	for _, d := range producerDefs {
-		if _, ok := cfg[d.name]; !ok && d.required {
-			return configErr(d.name, "", "missing required setting, which has no default value")
-		}
-	}
-	return nil
 }
 
 // applyIdempotenceRules mirrors ProducerConfig's idempotence validation:

@@ -19,13 +19,35 @@ import (
 // broker support (ApiVersions, KIP-35).
 var clientVersions = map[int16][2]int16{
 	int16(kmsg.ApiVersions): {0, 4},
-	// v13 (KIP-1102) adds nothing a producer needs.
+	// v10 returns topic ids (KIP-516), which KIP-848 assignments use;
+	// v13 (KIP-1102) adds nothing a client needs.
 	int16(kmsg.Metadata): {1, 12},
 	// v3 is the first with record batches (magic 2); v13 names topics by
 	// id only.
 	int16(kmsg.Produce): {3, 12},
 	// v3+ can bump the epoch of an existing producer id (KIP-360).
 	int16(kmsg.InitProducerID): {0, 4},
+
+	// The consumer's. Fetch v4 brings the isolation level and aborted
+	// transactions (KIP-98), v7 fetch sessions (KIP-227), v9 the current
+	// leader epoch (KIP-320), v12 the diverging epoch; v13 names topics by
+	// id only.
+	int16(kmsg.Fetch): {4, 12},
+	// v4 adds the current leader epoch; v7 the max-timestamp lookup.
+	int16(kmsg.ListOffsets):          {1, 8},
+	int16(kmsg.OffsetForLeaderEpoch): {2, 4},
+	// v4 batches keys (KIP-699).
+	int16(kmsg.FindCoordinator): {0, 6},
+	// v4 needs a member id first (KIP-394), v5 static membership (KIP-345).
+	int16(kmsg.JoinGroup):  {0, 9},
+	int16(kmsg.SyncGroup):  {0, 5},
+	int16(kmsg.Heartbeat):  {0, 4},
+	int16(kmsg.LeaveGroup): {0, 5},
+	// v9 carries a KIP-848 member epoch.
+	int16(kmsg.OffsetCommit): {2, 9},
+	int16(kmsg.OffsetFetch):  {1, 9},
+	// KIP-848; v1 has the client choose its member id (KIP-1082).
+	int16(kmsg.ConsumerGroupHeartbeat): {0, 1},
 }
 
 // Client software name and version sent in ApiVersions v3+ (KIP-511).
@@ -194,6 +216,13 @@ func (c *brokerConn) alive() bool {
 // once the request is written. An error return means the request was not
 // sent and cb will not be called.
 func (c *brokerConn) send(req kmsg.Request, noResponse bool, cb func(kmsg.Response, error)) error {
+	return c.sendTimeout(req, noResponse, c.opts.requestTimeout, cb)
+}
+
+// sendTimeout is send with a response timeout other than
+// request.timeout.ms: a JoinGroup waits for the whole rebalance, a Fetch
+// for fetch.max.wait.ms on top of the request's own time.
+func (c *brokerConn) sendTimeout(req kmsg.Request, noResponse bool, timeout time.Duration, cb func(kmsg.Response, error)) error {
 	v, ok := c.version(req.Key())
 	if !ok {
 		return wrapErr(ErrUnsupportedVersion, "broker %s does not support %s at versions %d-%d",
@@ -220,7 +249,7 @@ func (c *brokerConn) send(req kmsg.Request, noResponse bool, cb func(kmsg.Respon
 	now := time.Now()
 	c.lastUse = now
 	if !noResponse {
-		c.pending = append(c.pending, &pendingReq{corr: corr, req: req, deadline: now.Add(c.opts.requestTimeout), cb: cb})
+		c.pending = append(c.pending, &pendingReq{corr: corr, req: req, deadline: now.Add(timeout), cb: cb})
 	}
 	c.mu.Unlock()
 	if !noResponse {
@@ -294,12 +323,18 @@ func (c *brokerConn) writeProduce(pr *produceRequest, corr int32) error {
 
 // request sends req and waits for its response or ctx.
 func (c *brokerConn) request(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	return c.requestTimeout(ctx, req, c.opts.requestTimeout)
+}
+
+// requestTimeout is request with a response timeout other than
+// request.timeout.ms (see sendTimeout).
+func (c *brokerConn) requestTimeout(ctx context.Context, req kmsg.Request, timeout time.Duration) (kmsg.Response, error) {
 	type result struct {
 		resp kmsg.Response
 		err  error
 	}
 	ch := make(chan result, 1)
-	if err := c.send(req, false, func(r kmsg.Response, err error) { ch <- result{r, err} }); err != nil {
+	if err := c.sendTimeout(req, false, timeout, func(r kmsg.Response, err error) { ch <- result{r, err} }); err != nil {
 		return nil, err
 	}
 	select {
@@ -341,6 +376,12 @@ func (c *brokerConn) readLoop() {
 			return
 		}
 		c.mu.Lock()
+		if c.err != nil || len(c.pending) == 0 || c.pending[0] != head {
+			// The connection failed meanwhile (a write error, close),
+			// and fail already gave every pending request its outcome.
+			c.mu.Unlock()
+			return
+		}
 		c.pending = c.pending[1:]
 		c.lastUse = time.Now()
 		c.mu.Unlock()

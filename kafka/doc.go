@@ -1,9 +1,9 @@
-// Package kafka is Samsa's Kafka client: a pure-Go producer that speaks
-// Kafka's wire protocol to Samsa or Apache Kafka brokers, with the Java
-// client's model, settings and defaults, and Go's generics, contexts and
-// errors on top.
+// Package kafka is Samsa's Kafka client: a pure-Go producer and consumer
+// that speak Kafka's wire protocol to Samsa or Apache Kafka brokers, with
+// the Java client's model, settings and defaults, and Go's generics,
+// contexts and errors on top.
 //
-// # The model
+// # The producer's model
 //
 // A record goes through the same stages as in the Java client:
 //
@@ -186,10 +186,135 @@
 // per batch and per request, never per record, so that metrics cost the
 // send path nothing.
 //
+// # The consumer
+//
+// A Consumer[K, V] reads as Java's KafkaConsumer does: Subscribe (topic
+// names or a regular expression) makes it a member of its group.id, whose
+// coordinator balances the partitions among the members; Assign gives it
+// partitions outside any rebalancing (the two exclude each other, as in
+// Java). Poll returns the next records, at most max.poll.records, each
+// with topic, partition, offset, key, value, headers, timestamp and its
+// type, and leader epoch:
+//
+//	c, err := kafka.NewConsumer(kafka.Config{"bootstrap.servers": "broker1:9092", "group.id": "CountryCounter"},
+//		kafka.StringDeserializer{}, kafka.StringDeserializer{})
+//	if err != nil { ... }
+//	defer c.Close(ctx)
+//	c.Subscribe([]string{"customerCountries"}, nil)
+//	for {
+//		records, err := c.Poll(ctx)   // ctx's deadline is Java's poll timeout
+//		if errors.Is(err, kafka.ErrWakeup) { break }
+//		for _, r := range records.All() { ... }
+//	}
+//
+// Everything that must happen on the application's goroutine happens
+// inside Poll, as in Java: joining the group on the first call, running
+// the RebalanceListener's callbacks (OnPartitionsRevoked before the
+// partitions move, while they are still assigned, so the callback can
+// commit them; OnPartitionsAssigned after; OnPartitionsLost when the
+// member was fenced or timed out), the callbacks of finished CommitAsync
+// calls, and auto-commit. Meanwhile a group goroutine keeps the
+// membership alive with heartbeats; if the application does not call Poll
+// within max.poll.interval.ms it leaves the group (LeaveGroup, or a
+// leaving heartbeat), and the next Poll reports the partitions lost and
+// joins again. Wakeup, from any goroutine, makes the blocked call return
+// ErrWakeup; Close, from any goroutine, makes it return
+// ErrConsumerClosed.
+//
+// Fetching follows Java's Fetcher: one Fetch in flight per broker, for the
+// assigned partitions it leads that have no records waiting, with
+// fetch.min.bytes, fetch.max.wait.ms, fetch.max.bytes and
+// max.partition.fetch.bytes, in a fetch session (KIP-227) so that each
+// request names only the partitions whose position moved. Poll sends the
+// next fetches before it returns records, so they arrive while the
+// application works. Records are decompressed (every codec) and decoded
+// on Poll's goroutine, max.poll.records at a time, and their CRCs checked
+// (check.crcs). isolation.level=read_committed stops at the last stable
+// offset and drops aborted transactions using the fetch response's list
+// of them. A position without a committed offset, or out of range, is
+// reset by auto.offset.reset (earliest, latest, none, by_duration:);
+// after a leader change the position is validated with
+// OffsetForLeaderEpoch, and a truncated log (or a fetch's diverging
+// epoch, KIP-320) moves it back to where the logs agree, or, with none,
+// fails Poll with ErrLogTruncation. Pause, Resume, Seek, SeekToBeginning,
+// SeekToEnd, Position, Committed, OffsetsForTimes, BeginningOffsets,
+// EndOffsets, PartitionsFor and ListTopics do what Java's do.
+//
+// # Groups
+//
+// group.protocol=classic runs JoinGroup/SyncGroup/Heartbeat with the
+// leader assigning by partition.assignment.strategy: range, roundrobin,
+// sticky and cooperative-sticky, under Java's names, with Java's
+// ConsumerProtocol subscription (v3: topics, owned partitions,
+// generation, rack) and assignment formats and the sticky assignors'
+// user data, so a group may mix this client with Java, franz-go or
+// librdkafka members. As in Java, the rebalance is eager (revoke
+// everything before each join) unless every configured assignor is
+// cooperative (KIP-429: revoke only what moves, then join again); the
+// default, range and cooperative-sticky, is eager. group.instance.id makes
+// a static member (KIP-345), which does not leave on Close so that a
+// restart within session.timeout.ms gets its partitions back without a
+// rebalance. group.protocol=consumer runs KIP-848's
+// ConsumerGroupHeartbeat: the coordinator assigns (group.remote.assignor,
+// or its default), and the member revokes, then takes, what it is told.
+//
+// # Commits
+//
+// Committed offsets go to the group's coordinator with the member's
+// generation (or KIP-848 member epoch). CommitSync commits the positions
+// of every assigned partition, that is the offsets after the records
+// Poll returned, or the offsets (and metadata strings) given, and retries
+// retriable failures until it succeeds, fails for good or
+// default.api.timeout.ms (or its context) runs out; it first waits for
+// earlier CommitAsync calls. CommitAsync sends once and reports to its
+// callback, on a later Poll's goroutine, in commit order, so the
+// documents' sequence-number pattern for retrying works. With
+// enable.auto.commit, Poll commits the positions every
+// auto.commit.interval.ms before it fetches new records, so only records
+// returned by earlier Polls are ever committed; it also commits before a
+// rebalance revokes partitions and in Close. A commit that finds the
+// partitions given to another member fails with ErrCommitFailed.
+//
+// # Consumer configuration
+//
+// Config takes the Java consumer's property names with Java's 4.x
+// defaults: group.protocol=classic, session.timeout.ms=45000,
+// heartbeat.interval.ms=3000, partition.assignment.strategy=range then
+// cooperative-sticky, enable.auto.commit=true,
+// auto.commit.interval.ms=5000, auto.offset.reset=latest,
+// fetch.min.bytes=1, fetch.max.wait.ms=500, fetch.max.bytes=52428800,
+// max.partition.fetch.bytes=1048576, max.poll.records=500,
+// max.poll.interval.ms=300000, isolation.level=read_uncommitted,
+// allow.auto.create.topics=true, exclude.internal.topics=true,
+// check.crcs=true, default.api.timeout.ms=60000,
+// receive.buffer.bytes=65536, and the connection settings the producer
+// shares. ConsumerConfigNames lists every accepted name. Validation is
+// Java's: without group.id auto-commit is off and enable.auto.commit=true
+// is an error; heartbeat.interval.ms must be below session.timeout.ms;
+// group.remote.assignor may not be set with the classic protocol, nor
+// partition.assignment.strategy, session.timeout.ms or
+// heartbeat.interval.ms with the consumer protocol; group.instance.id
+// follows Kafka's naming rule. Assignors are named by Java class, simple
+// class name or protocol name. client.id defaults to consumer-<group>-N.
+//
+// Deserializers mirror the serializers (StringDeserializer,
+// IntegerDeserializer, ..., DeserializerFunc). A record a deserializer
+// rejects stops Poll with a *RecordDeserializationError naming its
+// partition and offset; the position stays on it until the application
+// Seeks past it.
+//
+// Consumer.Metrics returns Java-named consumer metrics (records-consumed,
+// bytes-consumed, fetch-rate and latency, records-lag-max and per
+// partition records-lag, commit-rate and latency, assigned-partitions,
+// rebalances, time between polls), and WritePrometheus exports them.
+//
 // # Not yet
 //
-// Transactions, TLS and SASL, and produce by topic id (Produce v13) are
-// not implemented.
+// Transactions, TLS and SASL, produce by topic id (Produce v13), fetching
+// by topic id (Fetch v13+), consumer interceptors, rack-aware assignment,
+// custom assignors and the consumer's regular-expression subscription
+// resolved by the broker (KIP-848's SubscriptionPattern) are not
+// implemented.
 //
 // A batch the broker refuses as larger than its message.max.bytes
 // (MESSAGE_TOO_LARGE) is split in two and sent again, as Java does, down

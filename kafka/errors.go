@@ -64,6 +64,51 @@ var (
 	ErrUnknownProducerID            error = &clientError{msg: "kafka: unknown producer id"}
 	ErrProducerFenced               error = &clientError{msg: "kafka: producer fenced"}
 	ErrUnsupportedVersion           error = &clientError{msg: "kafka: unsupported version"}
+
+	// The consumer's errors.
+
+	// ErrConsumerClosed is returned by operations on a closed consumer.
+	ErrConsumerClosed error = &clientError{msg: "kafka: consumer closed"}
+	// ErrWakeup is returned by the blocking call that Wakeup interrupted
+	// (Java's WakeupException).
+	ErrWakeup error = &clientError{msg: "kafka: woken up"}
+	// ErrIllegalState is a call the consumer's state does not allow: Poll
+	// without a subscription or assignment, Subscribe after Assign, Seek
+	// on a partition not assigned (Java's IllegalStateException).
+	ErrIllegalState error = &clientError{msg: "kafka: illegal state"}
+	// ErrInvalidGroupID is a group operation (Subscribe, commits) on a
+	// consumer without group.id.
+	ErrInvalidGroupID error = &clientError{msg: "kafka: invalid group id"}
+	// ErrCommitFailed means the group rebalanced and the partitions
+	// went to another member before the commit arrived (Java's
+	// CommitFailedException); retrying cannot help.
+	ErrCommitFailed error = &clientError{msg: "kafka: commit failed"}
+	// ErrRebalanceInProgress is a commit during a rebalance; commit again
+	// after the next Poll.
+	ErrRebalanceInProgress error = &clientError{msg: "kafka: rebalance in progress"}
+	// ErrFencedInstanceID means another consumer joined with this
+	// group.instance.id.
+	ErrFencedInstanceID error = &clientError{msg: "kafka: fenced instance id"}
+	// ErrUnknownMemberID and ErrIllegalGeneration are membership errors the
+	// consumer handles by rejoining its group.
+	ErrUnknownMemberID   error = &clientError{msg: "kafka: unknown member id"}
+	ErrIllegalGeneration error = &clientError{msg: "kafka: illegal generation"}
+	// ErrCoordinatorNotAvailable is a group coordinator that is moving or
+	// loading; the consumer finds it again and retries.
+	ErrCoordinatorNotAvailable error = &clientError{msg: "kafka: coordinator not available", retriable: true}
+	// ErrOffsetOutOfRange is a fetch position outside the partition's log
+	// with auto.offset.reset=none; see OffsetOutOfRangeError.
+	ErrOffsetOutOfRange error = &clientError{msg: "kafka: offset out of range"}
+	// ErrNoOffset is a partition without a committed offset under
+	// auto.offset.reset=none (Java's NoOffsetForPartitionException).
+	ErrNoOffset error = &clientError{msg: "kafka: no offset for partition"}
+	// ErrLogTruncation is a position past the end of the log after the
+	// leader changed and the log was truncated, under
+	// auto.offset.reset=none (Java's LogTruncationException).
+	ErrLogTruncation error = &clientError{msg: "kafka: log truncation detected"}
+	// ErrDeserialization is a failure of the key or value deserializer;
+	// see RecordDeserializationError.
+	ErrDeserialization error = &clientError{msg: "kafka: deserialization failed"}
 )
 
 // codeSentinels maps broker error codes to the sentinel they match.
@@ -88,6 +133,16 @@ var codeSentinels = map[int16]error{
 	kerr.ProducerFenced.Code:                     ErrProducerFenced,
 	kerr.UnsupportedVersion.Code:                 ErrUnsupportedVersion,
 	kerr.NetworkException.Code:                   ErrNetwork,
+	kerr.GroupAuthorizationFailed.Code:           ErrAuthorization,
+	kerr.RebalanceInProgress.Code:                ErrRebalanceInProgress,
+	kerr.FencedInstanceID.Code:                   ErrFencedInstanceID,
+	kerr.UnknownMemberID.Code:                    ErrUnknownMemberID,
+	kerr.IllegalGeneration.Code:                  ErrIllegalGeneration,
+	kerr.CoordinatorNotAvailable.Code:            ErrCoordinatorNotAvailable,
+	kerr.NotCoordinator.Code:                     ErrCoordinatorNotAvailable,
+	kerr.CoordinatorLoadInProgress.Code:          ErrCoordinatorNotAvailable,
+	kerr.OffsetOutOfRange.Code:                   ErrOffsetOutOfRange,
+	kerr.InvalidGroupID.Code:                     ErrInvalidGroupID,
 }
 
 // codeHints say which setting fixes an error the user can fix.
@@ -100,6 +155,12 @@ var codeHints = map[int16]string{
 	kerr.ClusterAuthorizationFailed.Code:   "the principal lacks IDEMPOTENT_WRITE on the cluster; grant it or set enable.idempotence=false",
 	kerr.InvalidRequiredAcks.Code:          "acks must be 0, 1 or all",
 	kerr.RequestTimedOut.Code:              "the broker did not replicate within request.timeout.ms",
+	kerr.GroupAuthorizationFailed.Code:     "the principal lacks READ on the group (group.id)",
+	kerr.InvalidSessionTimeout.Code:        "session.timeout.ms must be within the broker's group.min.session.timeout.ms and group.max.session.timeout.ms",
+	kerr.FencedInstanceID.Code:             "another consumer uses the same group.instance.id",
+	kerr.OffsetMetadataTooLarge.Code:       "the commit's metadata string is longer than the broker's offset.metadata.max.bytes",
+	kerr.UnsupportedAssignor.Code:          "group.remote.assignor names an assignor the broker does not have",
+	kerr.InconsistentGroupProtocol.Code:    "the group's members share no assignor (partition.assignment.strategy) or use another group.protocol",
 }
 
 // BrokerError is an error code returned by a broker. errors.Is matches it

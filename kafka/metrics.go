@@ -13,16 +13,19 @@ import (
 	"time"
 )
 
-// Metric is one producer metric, named, grouped, described and tagged as
-// the Java client's KafkaProducer.metrics() reports it.
+// Metric is one client metric, named, grouped, described and tagged as
+// the Java client's metrics() reports it.
 type Metric struct {
 	// Name is the Java metric name, such as "record-send-rate".
 	Name string
 	// Group is "producer-metrics", or "producer-topic-metrics" for the
-	// metrics of one topic.
+	// metrics of one topic; for a consumer "consumer-metrics",
+	// "consumer-fetch-manager-metrics" (with topic and partition tags
+	// for a partition's) and "consumer-coordinator-metrics".
 	Group       string
 	Description string
-	// Tags holds "client-id", and "topic" for topic metrics.
+	// Tags holds "client-id", and "topic" (and "partition") for topic
+	// (partition) metrics.
 	Tags map[string]string
 	// Value is the metric's value. Rates are per second and, like
 	// averages and maxima, cover the last metrics.num.samples windows of
@@ -34,25 +37,36 @@ type Metric struct {
 	Counter bool
 }
 
-// Metrics is a snapshot of a producer's metrics, sorted by group, name and
+// Metrics is a snapshot of a client's metrics, sorted by group, name and
 // tags.
 type Metrics []Metric
 
-// Value returns a producer-wide metric (group producer-metrics) by name.
+// Value returns a client-wide metric (not of a topic or partition) by
+// name.
 func (ms Metrics) Value(name string) (float64, bool) {
 	for _, m := range ms {
-		if m.Name == name && m.Group == groupProducer {
+		if _, ok := m.Tags["topic"]; m.Name == name && !ok {
 			return m.Value, true
 		}
 	}
 	return 0, false
 }
 
-// TopicValue returns a metric of one topic (group
-// producer-topic-metrics) by name.
+// TopicValue returns a metric of one topic by name.
 func (ms Metrics) TopicValue(topic, name string) (float64, bool) {
 	for _, m := range ms {
-		if m.Name == name && m.Group == groupTopic && m.Tags["topic"] == topic {
+		if _, ok := m.Tags["partition"]; m.Name == name && m.Tags["topic"] == topic && !ok {
+			return m.Value, true
+		}
+	}
+	return 0, false
+}
+
+// PartitionValue returns a metric of one partition by name.
+func (ms Metrics) PartitionValue(tp TopicPartition, name string) (float64, bool) {
+	p := strconv.Itoa(int(tp.Partition))
+	for _, m := range ms {
+		if m.Name == name && m.Tags["topic"] == tp.Topic && m.Tags["partition"] == p {
 			return m.Value, true
 		}
 	}
@@ -60,9 +74,66 @@ func (ms Metrics) TopicValue(topic, name string) (float64, bool) {
 }
 
 const (
-	groupProducer = "producer-metrics"
-	groupTopic    = "producer-topic-metrics"
+	groupProducer    = "producer-metrics"
+	groupTopic       = "producer-topic-metrics"
+	groupConsumer    = "consumer-metrics"
+	groupFetch       = "consumer-fetch-manager-metrics"
+	groupCoordinator = "consumer-coordinator-metrics"
 )
+
+// promPrefixes are the Prometheus name prefixes of the metric groups.
+var promPrefixes = map[string]string{
+	groupProducer:    "kafka_producer_",
+	groupTopic:       "kafka_producer_topic_",
+	groupConsumer:    "kafka_consumer_",
+	groupFetch:       "kafka_consumer_fetch_manager_",
+	groupCoordinator: "kafka_consumer_coordinator_",
+}
+
+// metricsBuilder collects one snapshot's metrics.
+type metricsBuilder struct {
+	now  time.Time
+	out  Metrics
+	tags map[string]string
+}
+
+func (b *metricsBuilder) add(group, name, desc string, v float64, counter bool) {
+	b.out = append(b.out, Metric{Name: name, Group: group, Description: desc, Tags: b.tags, Value: v, Counter: counter})
+}
+
+// rateTotal adds base-rate and base-total of w.
+func (b *metricsBuilder) rateTotal(group string, w *windowed, base, what string) {
+	r, _, _, total := w.measure(b.now)
+	b.add(group, base+"-rate", "The average per-second number of "+what+".", r, false)
+	b.add(group, base+"-total", "The total number of "+what+".", total, true)
+}
+
+// avgMax adds base-avg and base-max of w.
+func (b *metricsBuilder) avgMax(group string, w *windowed, base, what string) {
+	_, avg, mx, _ := w.measure(b.now)
+	b.add(group, base+"-avg", "The average "+what+".", avg, false)
+	b.add(group, base+"-max", "The maximum "+what+".", mx, false)
+}
+
+// sorted orders the metrics by group, name, then tags.
+func (b *metricsBuilder) sorted() Metrics {
+	out := b.out
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].Group != out[j].Group {
+			return out[i].Group < out[j].Group
+		}
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		if out[i].Tags["topic"] != out[j].Tags["topic"] {
+			return out[i].Tags["topic"] < out[j].Tags["topic"]
+		}
+		a, _ := strconv.Atoi(out[i].Tags["partition"])
+		c, _ := strconv.Atoi(out[j].Tags["partition"])
+		return a < c
+	})
+	return out
+}
 
 // Metrics returns the producer's metrics: the Java producer's main ones
 // (record-send-rate, record-error-rate, record-retry-rate,
@@ -290,21 +361,10 @@ func (m *producerMetrics) recordSplit() { m.splits.record(time.Now(), 1, 1, 1) }
 
 // snapshot measures every metric.
 func (m *producerMetrics) snapshot(now time.Time) Metrics {
-	var out Metrics
-	tags := map[string]string{"client-id": m.clientID}
-	add := func(name, desc string, v float64, counter bool) {
-		out = append(out, Metric{Name: name, Group: groupProducer, Description: desc, Tags: tags, Value: v, Counter: counter})
-	}
-	rateTotal := func(w *windowed, base, what string) {
-		r, _, _, total := w.measure(now)
-		add(base+"-rate", "The average per-second number of "+what+".", r, false)
-		add(base+"-total", "The total number of "+what+".", total, true)
-	}
-	avgMax := func(w *windowed, base, what string) {
-		_, avg, mx, _ := w.measure(now)
-		add(base+"-avg", "The average "+what+".", avg, false)
-		add(base+"-max", "The maximum "+what+".", mx, false)
-	}
+	b := &metricsBuilder{now: now, tags: map[string]string{"client-id": m.clientID}}
+	add := func(name, desc string, v float64, counter bool) { b.add(groupProducer, name, desc, v, counter) }
+	rateTotal := func(w *windowed, base, what string) { b.rateTotal(groupProducer, w, base, what) }
+	avgMax := func(w *windowed, base, what string) { b.avgMax(groupProducer, w, base, what) }
 	rateTotal(m.send, "record-send", "records sent")
 	rateTotal(m.errors, "record-error", "record sends that resulted in errors")
 	rateTotal(m.retry, "record-retry", "retried record sends")
@@ -343,10 +403,8 @@ func (m *producerMetrics) snapshot(now time.Time) Metrics {
 	m.mu.Unlock()
 	for i, name := range names {
 		t := topics[i]
-		ttags := map[string]string{"client-id": m.clientID, "topic": name}
-		addT := func(metric, desc string, v float64, counter bool) {
-			out = append(out, Metric{Name: metric, Group: groupTopic, Description: desc, Tags: ttags, Value: v, Counter: counter})
-		}
+		b.tags = map[string]string{"client-id": m.clientID, "topic": name}
+		addT := func(metric, desc string, v float64, counter bool) { b.add(groupTopic, metric, desc, v, counter) }
 		r, _, _, total := t.send.measure(now)
 		addT("record-send-rate", "The average per-second number of records sent for a topic.", r, false)
 		addT("record-send-total", "The total number of records sent for a topic.", total, true)
@@ -362,25 +420,12 @@ func (m *producerMetrics) snapshot(now time.Time) Metrics {
 		addT("record-error-rate", "The average per-second number of record sends that resulted in errors for a topic.", r, false)
 		addT("record-error-total", "The total number of record sends that resulted in errors for a topic.", total, true)
 	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].Group != out[j].Group {
-			return out[i].Group < out[j].Group
-		}
-		if out[i].Name != out[j].Name {
-			return out[i].Name < out[j].Name
-		}
-		return out[i].Tags["topic"] < out[j].Tags["topic"]
-	})
-	return out
+	return b.sorted()
 }
 
 // promName is a metric's Prometheus name.
 func promName(m *Metric) string {
-	prefix := "kafka_producer_"
-	if m.Group == groupTopic {
-		prefix = "kafka_producer_topic_"
-	}
-	return prefix + strings.ReplaceAll(m.Name, "-", "_")
+	return promPrefixes[m.Group] + strings.ReplaceAll(m.Name, "-", "_")
 }
 
 // writePrometheus writes ms in the text exposition format: one HELP and

@@ -40,6 +40,7 @@ type topicMeta struct {
 	name       string
 	id         [16]byte
 	err        error // a metadata error for the topic, nil if none
+	internal   bool  // __consumer_offsets and the like
 	partitions []PartitionInfo
 	// available lists the partitions that have a leader.
 	available []int32
@@ -125,6 +126,16 @@ func (c *Cluster) topic(t string) *topicMeta {
 		return m
 	}
 	return nil
+}
+
+// topicByID returns the name of the topic with the id, if known.
+func (c *Cluster) topicByID(id [16]byte) (string, bool) {
+	for name, m := range c.topics {
+		if m.id == id && m.err == nil {
+			return name, true
+		}
+	}
+	return "", false
 }
 
 // leaderID returns the leader's node id, or -1.

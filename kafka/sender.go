@@ -56,7 +56,7 @@ func newCore(cfg *producerConfig, log *slog.Logger, dial dialFunc, onAck func(Re
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.pool = newBufferPool(cfg.bufferMemory, batchBufferSize(cfg))
 	c.pool.onWait = func() { c.wakeNode(-1) }
-	c.client = newClient(cfg, log, dial)
+	c.client = newClient(&cfg.netConfig, log, dial, ErrProducerClosed)
 	c.metrics = newProducerMetrics(cfg, c.pool, c.client)
 	c.acc = newAccumulator(cfg, c.pool, c.metrics)
 	c.acc.wakeNode = c.wakeNode

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 )
 
 // Header is one record header. A nil Value is a null header value.
@@ -109,19 +108,7 @@ func (StringSerializer) Configure(c Config, isKey bool) error {
 	if isKey {
 		name = "key.serializer.encoding"
 	}
-	for _, n := range []string{name, "serializer.encoding"} {
-		v, ok := c[n]
-		if !ok {
-			continue
-		}
-		switch strings.ToUpper(strings.TrimSpace(v)) {
-		case "UTF8", "UTF-8":
-		default:
-			return configErr(n, v, "only UTF-8 is supported")
-		}
-		break
-	}
-	return nil
+	return checkUTF8(c, name, "serializer.encoding")
 }
 
 // Close does nothing.

@@ -1,0 +1,620 @@
+package kafka
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/samsa-io/samsa/internal/record"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// The fetch path, as the Java consumer's Fetcher: at most one Fetch in
+// flight per broker, for the assigned partitions that broker leads (or a
+// preferred read replica, KIP-392) whose position is known and that have
+// no records buffered. A response's records are kept per partition as
+// they came (batches, not decoded) until Poll takes them: decompression
+// and decoding happen on Poll's goroutine, max.poll.records at a time.
+// Poll sends the next fetches before it returns records, so the next
+// records are on their way while the application processes these.
+//
+// Fetch sessions (KIP-227): each broker keeps the set of partitions this
+// consumer fetches from it, so after the first (full) request each one
+// names only the partitions whose fetch position or limits changed, and
+// forgets those no longer fetched; the broker answers only for
+// partitions with news.
+
+// fetchSession is the state of one broker's fetch session.
+type fetchSession struct {
+	id    int32
+	epoch int32 // the next request's epoch; 0 asks for a new session
+	// parts is what the broker holds for each partition of the session.
+	parts map[TopicPartition]sessionPart
+}
+
+// sessionPart is what a fetch request says about one partition.
+type sessionPart struct {
+	offset      int64
+	curEpoch    int32 // the leader epoch we know, for fencing (KIP-320)
+	lastEpoch   int32 // the epoch of the last record read, for divergence
+	maxBytes    int32
+	topicExists bool
+}
+
+func (s *fetchSession) reset() { *s = fetchSession{} }
+
+// nodeFetcher is the fetch state of one broker.
+// REQUIRES: consumerCore.mu held for every field.
+type nodeFetcher struct {
+	id       int32
+	inFlight bool
+	session  fetchSession
+	// retryAt delays the next fetch after a failed one (retry.backoff.ms).
+	retryAt  time.Time
+	failures int
+}
+
+// sentFetch is a fetch request in flight: what it asked for each
+// partition (the whole session, for an incremental request).
+type sentFetch struct {
+	want        map[TopicPartition]sessionPart
+	incremental bool
+	start       time.Time
+}
+
+// fetchable reports whether ps can be fetched now.
+// REQUIRES: c.mu held.
+func (c *consumerCore) fetchable(ps *partState, now time.Time) bool {
+	return ps.state == stateFetching && !ps.paused && ps.buf == nil && !now.Before(ps.retryAt)
+}
+
+// fetchNode returns the broker to fetch ps from and the leader epoch to
+// send, or -1.
+func fetchNode(cl *Cluster, ps *partState, now time.Time) (int32, int32) {
+	m := cl.topic(ps.tp.Topic)
+	if m == nil || int(ps.tp.Partition) >= len(m.partitions) {
+		return -1, -1
+	}
+	pi := m.partitions[ps.tp.Partition]
+	if pi.Leader == nil {
+		return -1, -1
+	}
+	if ps.preferred >= 0 && now.Before(ps.preferredUntil) {
+		if _, ok := cl.nodes[ps.preferred]; ok {
+			return ps.preferred, pi.LeaderEpoch
+		}
+	}
+	return pi.Leader.ID, pi.LeaderEpoch
+}
+
+// sendFetches starts a fetch to every broker that serves a fetchable
+// partition and has none in flight.
+//
+// One rule goes beyond Java's: while Poll has records buffered, a broker
+// whose fetchable partitions are all caught up (position at the end of
+// the log, as of the last fetch) is not sent a fetch. The broker would
+// hold such a fetch for fetch.max.wait.ms waiting for data, and with one
+// fetch per broker in flight, partitions that Poll drains meanwhile could
+// not be fetched until it returns. Caught-up partitions are fetched with
+// the others, or on their own once nothing is buffered.
+func (c *consumerCore) sendFetches() {
+	now := time.Now()
+	cl := c.cl.cluster()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return
+	}
+	busy := c.buffered()
+	for node, lagging := range c.fetchNodes(cl, now) {
+		if busy && !lagging {
+			continue
+		}
+		nf := c.nodes[node]
+		if nf == nil {
+			nf = &nodeFetcher{id: node}
+			c.nodes[node] = nf
+		}
+		if nf.inFlight || now.Before(nf.retryAt) {
+			continue
+		}
+		nf.inFlight = true
+		c.wg.Go(func() { c.fetchFrom(nf) })
+	}
+}
+
+// fetchNodes returns the brokers serving fetchable partitions, and for
+// each whether one of them has records to fetch (or may have: its end is
+// unknown).
+// REQUIRES: c.mu held.
+func (c *consumerCore) fetchNodes(cl *Cluster, now time.Time) map[int32]bool {
+	out := map[int32]bool{}
+	for _, tp := range c.order {
+		ps := c.parts[tp]
+		if !c.fetchable(ps, now) {
+			continue
+		}
+		if node, _ := fetchNode(cl, ps, now); node >= 0 {
+			out[node] = out[node] || !c.caughtUp(ps)
+		}
+	}
+	return out
+}
+
+// caughtUp reports whether the last fetch found the partition's position
+// at the end of its log.
+// REQUIRES: c.mu held.
+func (c *consumerCore) caughtUp(ps *partState) bool {
+	lag, ok := c.lagLocked(ps)
+	return ok && lag == 0
+}
+
+// buffered reports whether Poll has records to return without fetching.
+// REQUIRES: c.mu held.
+func (c *consumerCore) buffered() bool {
+	for _, tp := range c.readyQ {
+		if ps := c.parts[tp]; ps != nil && ps.buf != nil && !ps.paused {
+			return true
+		}
+	}
+	return false
+}
+
+// fetchFrom connects to a broker and sends it a fetch for the partitions
+// it serves. It runs on its own goroutine so that dialing never blocks
+// Poll.
+func (c *consumerCore) fetchFrom(nf *nodeFetcher) {
+	conn, err := c.cl.nodeConn(c.ctx, nf.id, connFetch)
+	if err != nil {
+		c.fetchFailed(nf, err)
+		return
+	}
+	v, _ := conn.version(int16(kmsg.Fetch))
+	now := time.Now()
+	cl := c.cl.cluster()
+
+	c.mu.Lock()
+	want := map[TopicPartition]sessionPart{}
+	var tps []TopicPartition
+	for _, tp := range c.order {
+		ps := c.parts[tp]
+		if !c.fetchable(ps, now) {
+			continue
+		}
+		if node, epoch := fetchNode(cl, ps, now); node == nf.id {
+			want[tp] = sessionPart{offset: ps.position, curEpoch: epoch, lastEpoch: ps.posEpoch, maxBytes: c.cfg.maxPartitionFetch}
+			tps = append(tps, tp)
+		}
+	}
+	// Rotate, so that partitions early in the order do not always fill
+	// fetch.max.bytes first.
+	if len(c.order) > 1 {
+		c.order = append(c.order[1:], c.order[0])
+	}
+	if len(want) == 0 || (c.buffered() && !c.fetchNodes(cl, now)[nf.id]) {
+		nf.inFlight = false
+		c.mu.Unlock()
+		return
+	}
+	req, sent := c.buildFetch(nf, v, want, tps)
+	c.mu.Unlock()
+
+	timeout := c.cfg.requestTO + c.cfg.fetchMaxWait
+	err = conn.sendTimeout(req, false, timeout, func(r kmsg.Response, err error) {
+		if err != nil {
+			c.fetchFailed(nf, err)
+			return
+		}
+		c.handleFetch(nf, sent, r.(*kmsg.FetchResponse))
+	})
+	if err != nil {
+		c.fetchFailed(nf, err)
+	}
+}
+
+// buildFetch makes the request for want: a full one that opens a session,
+// or an incremental one naming only what changed.
+// REQUIRES: c.mu held.
+func (c *consumerCore) buildFetch(nf *nodeFetcher, version int16, want map[TopicPartition]sessionPart, order []TopicPartition) (*kmsg.FetchRequest, *sentFetch) {
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID = -1
+	req.MaxWaitMillis = int32(c.cfg.fetchMaxWait / time.Millisecond)
+	req.MinBytes = c.cfg.fetchMin
+	req.MaxBytes = c.cfg.fetchMax
+	if c.cfg.readCommitted {
+		req.IsolationLevel = 1
+	}
+	req.Rack = c.cfg.rack
+	sent := &sentFetch{want: want, start: time.Now()}
+	s := &nf.session
+	sessions := version >= 7
+	if !sessions {
+		s.reset()
+	}
+	incremental := sessions && s.id != 0 && s.epoch > 0
+	if sessions {
+		req.SessionID, req.SessionEpoch = s.id, s.epoch
+		if !incremental {
+			req.SessionID, req.SessionEpoch = 0, 0
+		}
+	} else {
+		req.SessionID, req.SessionEpoch = 0, -1
+	}
+	sent.incremental = incremental
+	var topicIdx map[string]int
+	add := func(tp TopicPartition, sp sessionPart) {
+		if topicIdx == nil {
+			topicIdx = map[string]int{}
+		}
+		i, ok := topicIdx[tp.Topic]
+		if !ok {
+			i = len(req.Topics)
+			topicIdx[tp.Topic] = i
+			rt := kmsg.NewFetchRequestTopic()
+			rt.Topic = tp.Topic
+			req.Topics = append(req.Topics, rt)
+		}
+		p := kmsg.NewFetchRequestTopicPartition()
+		p.Partition = tp.Partition
+		p.FetchOffset = sp.offset
+		p.CurrentLeaderEpoch = sp.curEpoch
+		p.LastFetchedEpoch = sp.lastEpoch
+		p.LogStartOffset = -1
+		p.PartitionMaxBytes = sp.maxBytes
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
+	}
+	for _, tp := range order {
+		sp := want[tp]
+		if incremental {
+			if old, ok := s.parts[tp]; ok && old == sp {
+				continue
+			}
+		}
+		add(tp, sp)
+	}
+	if incremental {
+		forgotten := map[string][]int32{}
+		for tp := range s.parts {
+			if _, ok := want[tp]; !ok {
+				forgotten[tp.Topic] = append(forgotten[tp.Topic], tp.Partition)
+			}
+		}
+		for topic, parts := range forgotten {
+			ft := kmsg.NewFetchRequestForgottenTopic()
+			ft.Topic = topic
+			ft.Partitions = parts
+			req.ForgottenTopics = append(req.ForgottenTopics, ft)
+		}
+	}
+	return req, sent
+}
+
+// fetchFailed handles a fetch that got no response: the session is
+// forgotten, the broker backed off, metadata refreshed.
+func (c *consumerCore) fetchFailed(nf *nodeFetcher, err error) {
+	c.mu.Lock()
+	nf.inFlight = false
+	nf.session.reset()
+	nf.failures++
+	nf.retryAt = time.Now().Add(expBackoff(c.cfg.retryBackoff, c.cfg.retryBackoffM, nf.failures))
+	closed := c.closed
+	c.mu.Unlock()
+	if !closed {
+		c.log.Debug("kafka: fetch failed", "broker", nf.id, "err", err)
+		c.cl.requestUpdate(false)
+	}
+	c.signal()
+}
+
+// handleFetch files a fetch response's records and errors under their
+// partitions. Data for a partition whose position moved since the request
+// (a Seek, a revocation) is dropped.
+func (c *consumerCore) handleFetch(nf *nodeFetcher, sent *sentFetch, resp *kmsg.FetchResponse) {
+	now := time.Now()
+	needMeta := false
+	c.mu.Lock()
+	defer func() {
+		c.signalLocked()
+		c.mu.Unlock()
+		if needMeta {
+			c.cl.requestUpdate(false)
+		}
+	}()
+	nf.inFlight = false
+	s := &nf.session
+	switch resp.ErrorCode {
+	case 0:
+	case kerr.FetchSessionIDNotFound.Code, kerr.InvalidFetchSessionEpoch.Code:
+		// The broker dropped our session; the next request opens one.
+		c.log.Debug("kafka: fetch session lost", "broker", nf.id, "err", brokerErr(resp.ErrorCode, nil))
+		s.reset()
+		return
+	default:
+		s.reset()
+		nf.failures++
+		nf.retryAt = now.Add(expBackoff(c.cfg.retryBackoff, c.cfg.retryBackoffM, nf.failures))
+		c.log.Warn("kafka: fetch failed", "broker", nf.id, "err", brokerErr(resp.ErrorCode, nil))
+		return
+	}
+	nf.failures = 0
+	size := 0
+	for ti := range resp.Topics {
+		for pi := range resp.Topics[ti].Partitions {
+			size += len(resp.Topics[ti].Partitions[pi].RecordBatches)
+		}
+	}
+	c.metrics.recordFetch(now.Sub(sent.start), size)
+	if resp.SessionID != 0 {
+		if !sent.incremental {
+			s.id = resp.SessionID
+		}
+		s.parts = sent.want
+		s.epoch++
+		if s.epoch <= 0 {
+			s.epoch = 1
+		}
+	} else {
+		s.reset()
+	}
+	if c.closed {
+		return
+	}
+	for ti := range resp.Topics {
+		rt := &resp.Topics[ti]
+		for pi := range rt.Partitions {
+			rp := &rt.Partitions[pi]
+			tp := TopicPartition{rt.Topic, rp.Partition}
+			sp, asked := sent.want[tp]
+			ps := c.parts[tp]
+			if !asked || ps == nil || ps.state != stateFetching || ps.position != sp.offset || ps.buf != nil {
+				continue
+			}
+			if c.handleFetchPartition(nf, ps, rp, now) {
+				needMeta = true
+			}
+		}
+	}
+}
+
+// handleFetchPartition files one partition's answer and reports whether
+// metadata should be refreshed.
+// REQUIRES: c.mu held.
+func (c *consumerCore) handleFetchPartition(nf *nodeFetcher, ps *partState, rp *kmsg.FetchResponseTopicPartition, now time.Time) bool {
+	if rp.HighWatermark >= 0 {
+		ps.hw = rp.HighWatermark
+	}
+	if rp.LastStableOffset >= 0 {
+		ps.lso = rp.LastStableOffset
+	}
+	if rp.LogStartOffset >= 0 {
+		ps.logStart = rp.LogStartOffset
+	}
+	switch rp.ErrorCode {
+	case 0:
+	case kerr.OffsetOutOfRange.Code:
+		c.offsetOutOfRange(ps)
+		return false
+	case kerr.TopicAuthorizationFailed.Code:
+		c.setFatal(fmt.Errorf("fetching %s: %w", ps.tp, brokerErr(rp.ErrorCode, nil)))
+		return false
+	case kerr.CorruptMessage.Code:
+		c.setFatal(fmt.Errorf("fetching %s at offset %d: %w", ps.tp, ps.position, brokerErr(rp.ErrorCode, nil)))
+		return false
+	default:
+		// Leadership moved, the replica is behind or the topic is being
+		// created or deleted: ask for metadata and try again.
+		c.log.Debug("kafka: fetch error", "partition", ps.tp, "broker", nf.id, "err", brokerErr(rp.ErrorCode, nil))
+		ps.preferred = -1
+		ps.retryAt = now.Add(c.cfg.retryBackoff)
+		return true
+	}
+	if rp.DivergingEpoch.Epoch >= 0 && rp.DivergingEpoch.EndOffset >= 0 {
+		c.truncated(ps, rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset)
+		return false
+	}
+	if rp.PreferredReadReplica >= 0 && rp.PreferredReadReplica != nf.id {
+		ps.preferred = rp.PreferredReadReplica
+		ps.preferredUntil = now.Add(c.cfg.metadataMaxAge)
+		return false
+	}
+	if len(rp.RecordBatches) == 0 {
+		return false
+	}
+	var aborted []abortedTxn
+	if c.cfg.readCommitted {
+		for _, a := range rp.AbortedTransactions {
+			aborted = append(aborted, abortedTxn{a.ProducerID, a.FirstOffset})
+		}
+		slices.SortFunc(aborted, func(a, b abortedTxn) int { return int(a.firstOffset - b.firstOffset) })
+	}
+	ps.buf = &completedFetch{
+		data:          rp.RecordBatches,
+		readCommitted: c.cfg.readCommitted,
+		checkCRC:      c.cfg.checkCRCs,
+		aborted:       aborted,
+		nextOffset:    ps.position,
+		nextEpoch:     ps.posEpoch,
+	}
+	c.readyQ = append(c.readyQ, ps.tp)
+	return false
+}
+
+// abortedTxn is an entry of a fetch response's aborted transactions.
+type abortedTxn struct {
+	producerID  int64
+	firstOffset int64
+}
+
+// rawRecord is a decoded record before deserialization. Key, value and
+// header values alias the fetch response.
+type rawRecord struct {
+	offset      int64
+	timestamp   int64
+	tsType      TimestampType
+	leaderEpoch int32
+	key, value  []byte
+	headers     Headers
+}
+
+// completedFetch is one partition's records from a fetch response, decoded
+// as Poll asks for them (Java's CompletedFetch). Only Poll's goroutine
+// reads it once filed.
+type completedFetch struct {
+	data          []byte // batches not started yet
+	readCommitted bool
+	checkCRC      bool
+	aborted       []abortedTxn // by first offset; consumed as batches pass them
+	abortedPIDs   map[int64]bool
+
+	inBatch bool
+	h       record.Header
+	recs    []byte // the current batch's undecoded records
+	left    int32  // records left in the current batch
+
+	// nextOffset and nextEpoch are the position after everything decoded
+	// or skipped so far.
+	nextOffset int64
+	nextEpoch  int32
+}
+
+// maxDecompressed bounds a decompressed batch.
+const maxDecompressed = maxResponseBytes
+
+// next appends up to max records at or after pos to out. It returns false
+// once the fetch is exhausted.
+func (f *completedFetch) next(pos int64, max int, out []rawRecord) ([]rawRecord, bool, error) {
+	for len(out) < max {
+		if !f.inBatch {
+			more, err := f.nextBatch(pos)
+			if err != nil || !more {
+				return out, false, err
+			}
+			continue
+		}
+		if f.left <= 0 || len(f.recs) == 0 {
+			f.endBatch()
+			continue
+		}
+		r, n, err := record.ReadRecord(f.recs)
+		if err != nil {
+			return out, true, f.corrupt(err)
+		}
+		f.recs = f.recs[n:]
+		f.left--
+		off := f.h.BaseOffset + int64(r.OffsetDelta)
+		if off < pos {
+			continue
+		}
+		rr := rawRecord{offset: off, tsType: CreateTime, leaderEpoch: f.h.PartitionLeaderEpoch, key: r.Key, value: r.Value}
+		if f.h.LogAppendTime() {
+			rr.timestamp, rr.tsType = f.h.MaxTimestamp, LogAppendTime
+		} else {
+			rr.timestamp = f.h.BaseTimestamp + r.TimestampDelta
+		}
+		if len(r.Headers) > 0 {
+			rr.headers = make(Headers, len(r.Headers))
+			for i, h := range r.Headers {
+				rr.headers[i] = Header{Key: h.Key, Value: h.Value}
+			}
+		}
+		out = append(out, rr)
+		f.nextOffset, f.nextEpoch = off+1, f.h.PartitionLeaderEpoch
+	}
+	return out, true, nil
+}
+
+// endBatch finishes the current batch: the position moves past it, over
+// any offsets compaction removed from its end.
+func (f *completedFetch) endBatch() {
+	f.inBatch = false
+	if n := f.h.NextOffset(); n > f.nextOffset {
+		f.nextOffset, f.nextEpoch = n, f.h.PartitionLeaderEpoch
+	}
+}
+
+// nextBatch starts the next batch with records to return, skipping batches
+// before pos, control batches and (read_committed) aborted transactions.
+// It returns false when no whole batch is left.
+func (f *completedFetch) nextBatch(pos int64) (bool, error) {
+	for {
+		if len(f.data) < record.LogOverhead {
+			return false, nil
+		}
+		size := int(int32(binary.BigEndian.Uint32(f.data[8:]))) + record.LogOverhead
+		if size < record.HeaderSize || size > len(f.data) {
+			// A fetch ends with a partial batch when the limits cut it.
+			return false, nil
+		}
+		batch := f.data[:size]
+		h, err := record.ParseHeader(batch)
+		if err != nil {
+			return false, f.corrupt(err)
+		}
+		if f.checkCRC {
+			if err := record.CheckCRC(batch); err != nil {
+				return false, f.corruptAt(h.BaseOffset, err)
+			}
+		}
+		f.data = f.data[size:]
+		f.h = h
+		if h.NextOffset() <= pos {
+			continue
+		}
+		if f.readCommitted && h.ProducerID >= 0 {
+			f.consumeAborted(h.LastOffset())
+			if h.Control() {
+				if isAbortMarker(&h, batch) {
+					delete(f.abortedPIDs, h.ProducerID)
+				}
+			} else if h.Transactional() && f.abortedPIDs[h.ProducerID] {
+				f.endBatch()
+				continue
+			}
+		}
+		if h.Control() {
+			f.endBatch()
+			continue
+		}
+		recs, err := record.RecordsOf(&h, batch, maxDecompressed)
+		if err != nil {
+			return false, f.corruptAt(h.BaseOffset, err)
+		}
+		f.recs, f.left, f.inBatch = recs, h.NumRecords, true
+		return true, nil
+	}
+}
+
+// consumeAborted moves the aborted transactions that start at or before
+// offset into the set of aborted producers.
+func (f *completedFetch) consumeAborted(offset int64) {
+	for len(f.aborted) > 0 && f.aborted[0].firstOffset <= offset {
+		if f.abortedPIDs == nil {
+			f.abortedPIDs = map[int64]bool{}
+		}
+		f.abortedPIDs[f.aborted[0].producerID] = true
+		f.aborted = f.aborted[1:]
+	}
+}
+
+// isAbortMarker reports whether a control batch holds an ABORT marker: its
+// record's key is a version (int16) and a type (int16, 0 = abort).
+func isAbortMarker(h *record.Header, batch []byte) bool {
+	abort := false
+	_ = record.EachRecord(h, batch, maxDecompressed, func(r *record.Record) error {
+		if len(r.Key) >= 4 && binary.BigEndian.Uint16(r.Key[2:]) == 0 {
+			abort = true
+		}
+		return nil
+	})
+	return abort
+}
+
+func (f *completedFetch) corrupt(err error) error {
+	return f.corruptAt(f.nextOffset, err)
+}
+
+func (f *completedFetch) corruptAt(offset int64, err error) error {
+	return fmt.Errorf("%w: record batch at offset %d is invalid: %v", ErrCorruptRecord, offset, err)
+}
