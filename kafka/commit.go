@@ -139,7 +139,7 @@ func (c *consumerCore) membershipLost(req *kmsg.OffsetCommitRequest, code int16)
 		return
 	}
 	if member, gen := g.identity(); member == req.MemberID && gen == req.Generation && gen >= 0 {
-		g.requestRejoin("commit answered "+brokerErr(code, nil).(*BrokerError).Name, code == kerr.UnknownMemberID.Code)
+		g.requestRejoin("commit answered "+brokerErr(code, nil).(*BrokerError).Name, code == kerr.UnknownMemberID.Code, gen)
 	}
 }
 

@@ -593,7 +593,7 @@ func (c *Consumer[K, V]) EnforceRebalance(reason string) error {
 	if reason == "" {
 		reason = "the application asked for a rebalance"
 	}
-	g.requestRejoin(reason, false)
+	g.requestRejoin(reason, false, -1)
 	return nil
 }
 

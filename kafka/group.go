@@ -150,6 +150,9 @@ type groupMember struct {
 	rejoinMu     sync.Mutex
 	rejoinReason string // REQUIRES: rejoinMu held
 	rejoinReset  bool   // REQUIRES: rejoinMu held
+	// rejoinGen is the generation the request is about, -1 for any: a
+	// request about a generation the member has left is stale.
+	rejoinGen int32 // REQUIRES: rejoinMu held
 
 	quit  chan struct{} // closed to stop
 	leave bool          // send LeaveGroup when stopping; written before quit closes
@@ -204,21 +207,26 @@ func (g *groupMember) poke() {
 	}
 }
 
-// requestRejoin asks for a rebalance; reset also forgets the member id
-// (the coordinator no longer knows it).
-func (g *groupMember) requestRejoin(reason string, reset bool) {
+// requestRejoin asks for a rebalance of generation gen (-1: whatever the
+// current one); reset also forgets the member id (the coordinator no
+// longer knows it).
+func (g *groupMember) requestRejoin(reason string, reset bool, gen int32) {
 	g.rejoinMu.Lock()
-	g.rejoinReason = reason
+	g.rejoinReason, g.rejoinGen = reason, gen
 	g.rejoinReset = g.rejoinReset || reset
 	g.rejoinMu.Unlock()
 	g.poke()
 }
 
-// takeRejoin returns a pending rejoin request.
+// takeRejoin returns a pending rejoin request, unless it is about a
+// generation the member has already left.
 func (g *groupMember) takeRejoin() (reason string, reset, ok bool) {
 	g.rejoinMu.Lock()
 	defer g.rejoinMu.Unlock()
 	reason, reset, ok = g.rejoinReason, g.rejoinReset, g.rejoinReason != ""
+	if _, gen := g.identity(); g.rejoinGen >= 0 && g.rejoinGen != gen {
+		ok = false
+	}
 	g.rejoinReason, g.rejoinReset = "", false
 	return reason, reset, ok
 }

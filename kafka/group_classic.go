@@ -259,16 +259,22 @@ func (g *groupMember) prepareClassic() bool {
 
 // freshMetadata asks for a metadata refresh and waits for it (up to
 // request.timeout.ms), so that the subscription and partition counts the
-// member joins with match what the metadata loop will compare later.
+// member joins with match what the metadata loop will compare later. It
+// waits for two refreshes: one in progress when it asks may predate the
+// subscription.
 func (g *groupMember) freshMetadata() *Cluster {
-	st := g.c.cl.meta.Load()
-	g.c.cl.requestUpdate(true)
 	t := time.NewTimer(g.cfg.requestTO)
 	defer t.Stop()
-	select {
-	case <-st.updated:
-	case <-t.C:
-	case <-g.quit:
+	for range 2 {
+		st := g.c.cl.meta.Load()
+		g.c.cl.requestUpdate(true)
+		select {
+		case <-st.updated:
+		case <-t.C:
+			return g.c.cl.cluster()
+		case <-g.quit:
+			return g.c.cl.cluster()
+		}
 	}
 	return g.c.cl.cluster()
 }

@@ -292,7 +292,7 @@ func TestSuiteCooperativeIncremental(t *testing.T) {
 					t.Errorf("cooperative member revoked %q, want exactly the 3 partitions that moved", last)
 				}
 				if strategy == "range" && moved != 6 {
-					t.Errorf("eager member revoked %q, want all 6", last)
+					t.Errorf("eager member revoked %q, want all 6; events %v", last, g.own.events)
 				}
 			})
 		}
