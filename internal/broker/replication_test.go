@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-io/samsa/internal/brokertest"
+	"github.com/samsa-io/samsa/internal/clustertest"
 )
 
 // createReplicated creates a topic with replication factor rf through
@@ -83,7 +84,7 @@ func replicaValues(t *testing.T, b *brokertest.Broker, topic string, partition i
 	t.Helper()
 	var out []string
 	for _, r := range readLogDir(t, b.Dir, topic, partition) {
-		out = append(out, string(r.value))
+		out = append(out, string(r.Value))
 	}
 	return out
 }
@@ -269,23 +270,19 @@ func TestReplicationFollowerTruncatesDivergentLog(t *testing.T) {
 		return slices.Contains(mt.Partitions[0].ISR, 2)
 	})
 	l2, l3 := readLogDir(t, b2.Dir, topic, 0), readLogDir(t, b3.Dir, topic, 0)
-	if !sameLog(l2, l3) || len(l3) != 2 || string(l3[1].value) != "m4" {
+	if !sameLog(l2, l3) || len(l3) != 2 || string(l3[1].Value) != "m4" {
 		t.Errorf("after truncation, broker 2 has %s, leader 3 has %s", describeLog(l2), describeLog(l3))
 	}
 }
 
 // sameLog reports whether two replicas hold the same records at the same
 // offsets in the same leader epochs.
-func sameLog(a, b []logRecord) bool {
-	return slices.EqualFunc(a, b, func(x, y logRecord) bool {
-		return x.offset == y.offset && x.epoch == y.epoch && string(x.value) == string(y.value)
-	})
-}
+func sameLog(a, b []logRecord) bool { return clustertest.SameRecords(a, b) }
 
 func describeLog(l []logRecord) string {
 	var out []string
 	for _, r := range l {
-		out = append(out, fmt.Sprintf("%d:%s@%d", r.offset, r.value, r.epoch))
+		out = append(out, fmt.Sprintf("%d:%s@%d", r.Offset, r.Value, r.Epoch))
 	}
 	return fmt.Sprint(out)
 }

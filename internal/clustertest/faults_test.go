@@ -197,13 +197,17 @@ func TestTwoOfThreeKilled(t *testing.T) {
 			b.Kill()
 		}
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(leader.Addr), kgo.DefaultProduceTopic(topic),
+	// Not idempotent: a producer id needs the metadata quorum, and the
+	// point is what the leader answers.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(leader.Addr), kgo.DefaultProduceTopic(topic), kgo.DisableIdempotentWrite(),
 		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProduceRequestTimeout(3*time.Second), kgo.RecordDeliveryTimeout(10*time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cl.Close()
-	results := cl.ProduceSync(context.Background(), &kgo.Record{Value: []byte("after")}, &kgo.Record{Value: []byte("after 2")})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	results := cl.ProduceSync(ctx, &kgo.Record{Value: []byte("after")}, &kgo.Record{Value: []byte("after 2")})
 	for _, r := range results {
 		switch {
 		case r.Err == nil:
@@ -241,9 +245,9 @@ func TestLeaderPaused(t *testing.T) {
 	b.Pause()
 	time.Sleep(pause)
 	b.Resume()
-	t.Logf("broker %d paused %v; every partition took writes again %v after the pause began", b.ID, pause, load.Unavailable(at))
 	load.WaitAcked(200, time.Minute)
 	load.Stop(30 * time.Second)
+	t.Logf("broker %d paused %v; every partition took new writes again %v after the pause began", b.ID, pause, load.Unavailable(at))
 	verify(t, c, load, topic, partitions)
 }
 
