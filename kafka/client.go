@@ -129,7 +129,7 @@ func newClient(cfg *netConfig, log *slog.Logger, dial func(ctx context.Context, 
 		closedErr: closedErr,
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
-	c.meta.Store(&metaState{cluster: &Cluster{nodes: map[int32]*Node{}, topics: map[string]*topicMeta{}}, updated: make(chan struct{})})
+	c.meta.Store(&metaState{cluster: &Cluster{nodes: map[int32]*Node{}, topics: map[string]*topicMeta{}, controller: -1}, updated: make(chan struct{})})
 	c.urgent.Store(true)
 	c.wg.Add(1)
 	go c.metadataLoop()
@@ -520,11 +520,35 @@ func (c *client) refresh(ctx context.Context) (retry bool, err error) {
 	return retry, nil
 }
 
+// metadataFor asks any broker for the metadata of topics (all topics for
+// nil), without changing what the metadata loop follows.
+func (c *client) metadataFor(ctx context.Context, topics []string, autoCreate bool) (*Cluster, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	req.AllowAutoTopicCreation = autoCreate
+	if topics != nil {
+		req.Topics = []kmsg.MetadataRequestTopic{}
+		for _, t := range topics {
+			rt := kmsg.NewMetadataRequestTopic()
+			rt.Topic = kmsg.StringPtr(t)
+			req.Topics = append(req.Topics, rt)
+		}
+	}
+	kresp, err := c.requestAny(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	cl, _ := buildCluster(kresp.(*kmsg.MetadataResponse), c.cluster(), topics)
+	return cl, nil
+}
+
 // buildCluster turns a metadata response into a snapshot. A partition
 // whose leader epoch went backwards keeps the newer leader from prev, as
 // Java's Metadata does against stale answers from a lagging broker.
 func buildCluster(resp *kmsg.MetadataResponse, prev *Cluster, requested []string) (*Cluster, bool) {
-	cl := &Cluster{nodes: map[int32]*Node{}, topics: map[string]*topicMeta{}}
+	cl := &Cluster{nodes: map[int32]*Node{}, topics: map[string]*topicMeta{}, controller: resp.ControllerID}
+	if resp.ClusterID != nil {
+		cl.clusterID = *resp.ClusterID
+	}
 	for _, b := range resp.Brokers {
 		n := &Node{ID: b.NodeID, Host: b.Host, Port: b.Port}
 		if b.Rack != nil {

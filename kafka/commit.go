@@ -74,6 +74,13 @@ func (c *consumerCore) buildCommit(offsets map[TopicPartition]OffsetAndMetadata)
 		req.InstanceID = kmsg.StringPtr(c.cfg.instanceID)
 	}
 	req.RetentionTimeMillis = -1
+	req.Topics = commitTopics(offsets)
+	return req
+}
+
+// commitTopics lays offsets out as an OffsetCommit request's topics.
+func commitTopics(offsets map[TopicPartition]OffsetAndMetadata) []kmsg.OffsetCommitRequestTopic {
+	var out []kmsg.OffsetCommitRequestTopic
 	eachTopic(keysOf(offsets), func(topic string, parts []TopicPartition) {
 		rt := kmsg.NewOffsetCommitRequestTopic()
 		rt.Topic = topic
@@ -84,9 +91,9 @@ func (c *consumerCore) buildCommit(offsets map[TopicPartition]OffsetAndMetadata)
 			p.Metadata = kmsg.StringPtr(om.Metadata)
 			rt.Partitions = append(rt.Partitions, p)
 		}
-		req.Topics = append(req.Topics, rt)
+		out = append(out, rt)
 	})
-	return req
+	return out
 }
 
 // commitOutcome reads an OffsetCommit response: the partitions to retry

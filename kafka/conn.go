@@ -48,6 +48,22 @@ var clientVersions = map[int16][2]int16{
 	int16(kmsg.OffsetFetch):  {1, 9},
 	// KIP-848; v1 has the client choose its member id (KIP-1082).
 	int16(kmsg.ConsumerGroupHeartbeat): {0, 1},
+
+	// The admin client's. CreateTopics v5 returns the topic's settings,
+	// v7 its id; DeleteTopics v6 takes ids too.
+	int16(kmsg.CreateTopics):            {2, 7},
+	int16(kmsg.DeleteTopics):            {1, 6},
+	int16(kmsg.CreatePartitions):        {0, 3},
+	int16(kmsg.DescribeConfigs):         {1, 4},
+	int16(kmsg.IncrementalAlterConfigs): {0, 1},
+	int16(kmsg.DescribeCluster):         {0, 1},
+	int16(kmsg.DeleteRecords):           {0, 2},
+	// v4 filters by state, v5 by type (KIP-848).
+	int16(kmsg.ListGroups):            {0, 5},
+	int16(kmsg.DescribeGroups):        {0, 5},
+	int16(kmsg.DeleteGroups):          {0, 2},
+	int16(kmsg.OffsetDelete):          {0, 0},
+	int16(kmsg.ConsumerGroupDescribe): {0, 1},
 }
 
 // Client software name and version sent in ApiVersions v3+ (KIP-511).

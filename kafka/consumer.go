@@ -82,8 +82,10 @@ func NewConsumer[K, V any](cfg Config, keyDes Deserializer[K], valDes Deserializ
 // Subscribe joins the consumer's group (group.id) to read topics; the
 // group's coordinator balances their partitions among its members, and
 // listener (which may be nil) hears of every change. Subscribing again
-// replaces the topics and listener; an empty list unsubscribes. The group
-// is joined at the next Poll. It fails with ErrIllegalState after Assign.
+// replaces the topics and listener; an empty list unsubscribes. The
+// consumer joins the group in the background, but its assignment changes,
+// and the listener runs, only inside Poll. It fails with ErrIllegalState
+// after Assign.
 func (c *Consumer[K, V]) Subscribe(topics []string, listener RebalanceListener) error {
 	for _, t := range topics {
 		if t == "" {
@@ -150,9 +152,9 @@ func (c *Consumer[K, V]) Assignment() []TopicPartition { return c.core.assignmen
 
 // Poll returns the next records, at most max.poll.records of them, waiting
 // until some arrive or ctx ends. Before fetching it runs what the
-// consumer owes: rebalance callbacks (joining the group on the first
-// call), callbacks of finished CommitAsync calls, auto-commit of what
-// earlier Polls returned, position lookups.
+// consumer owes: the rebalances the group decided (assignment changes and
+// the listener's callbacks), callbacks of finished CommitAsync calls,
+// auto-commit of what earlier Polls returned, position lookups.
 //
 // When ctx's deadline passes first, Poll returns no records and no error,
 // as Java's poll(timeout) does; when ctx is canceled it returns ctx's

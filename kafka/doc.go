@@ -1,5 +1,5 @@
-// Package kafka is Samsa's Kafka client: a pure-Go producer and consumer
-// that speak Kafka's wire protocol to Samsa or Apache Kafka brokers, with
+// Package kafka is Samsa's Kafka client: a pure-Go producer, consumer and
+// admin client that speak Kafka's wire protocol to Samsa or Apache Kafka brokers, with
 // the Java client's model, settings and defaults, and Go's generics,
 // contexts and errors on top.
 //
@@ -208,8 +208,8 @@
 //	}
 //
 // Everything that must happen on the application's goroutine happens
-// inside Poll, as in Java: joining the group on the first call, running
-// the RebalanceListener's callbacks (OnPartitionsRevoked before the
+// inside Poll, as in Java: changing the assignment as the group decided,
+// running the RebalanceListener's callbacks (OnPartitionsRevoked before the
 // partitions move, while they are still assigned, so the callback can
 // commit them; OnPartitionsAssigned after; OnPartitionsLost when the
 // member was fenced or timed out), the callbacks of finished CommitAsync
@@ -308,13 +308,30 @@
 // partition records-lag, commit-rate and latency, assigned-partitions,
 // rebalances, time between polls), and WritePrometheus exports them.
 //
+// # The admin client
+//
+// Admin (NewAdmin, Java's admin settings and defaults:
+// default.api.timeout.ms=60000, connections.max.idle.ms=300000,
+// receive.buffer.bytes=65536, retries) creates, lists, describes and
+// deletes topics and adds partitions (at the controller), describes and
+// incrementally alters configs (KIP-339), describes the cluster, lists,
+// describes (classic groups with DescribeGroups, KIP-848 groups with
+// ConsumerGroupDescribe) and deletes consumer groups, lists, alters and
+// deletes their committed offsets, computes their lag (ConsumerGroupLag),
+// lists offsets and deletes records. Each call takes a context, returns
+// every resource's result with its own error (matching kerr values such
+// as kerr.TopicAlreadyExists), and retries what a moving controller or
+// coordinator answers until default.api.timeout.ms.
+//
 // # Not yet
 //
 // Transactions, TLS and SASL, produce by topic id (Produce v13), fetching
 // by topic id (Fetch v13+), consumer interceptors, rack-aware assignment,
 // custom assignors and the consumer's regular-expression subscription
 // resolved by the broker (KIP-848's SubscriptionPattern) are not
-// implemented.
+// implemented; nor, in the admin client, log dirs, leader elections,
+// partition reassignments, producers and transactions, ACLs, quotas and
+// the legacy (non-incremental) AlterConfigs.
 //
 // A batch the broker refuses as larger than its message.max.bytes
 // (MESSAGE_TOO_LARGE) is split in two and sent again, as Java does, down

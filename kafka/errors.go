@@ -65,6 +65,12 @@ var (
 	ErrProducerFenced               error = &clientError{msg: "kafka: producer fenced"}
 	ErrUnsupportedVersion           error = &clientError{msg: "kafka: unsupported version"}
 
+	// ErrNotController is a request that needs the cluster's controller
+	// sent to another broker; the admin client finds the controller again.
+	ErrNotController error = &clientError{msg: "kafka: not controller", retriable: true}
+	// ErrAdminClosed is returned by calls on a closed admin client.
+	ErrAdminClosed error = &clientError{msg: "kafka: admin client closed"}
+
 	// The consumer's errors.
 
 	// ErrConsumerClosed is returned by operations on a closed consumer.
@@ -143,6 +149,7 @@ var codeSentinels = map[int16]error{
 	kerr.CoordinatorLoadInProgress.Code:          ErrCoordinatorNotAvailable,
 	kerr.OffsetOutOfRange.Code:                   ErrOffsetOutOfRange,
 	kerr.InvalidGroupID.Code:                     ErrInvalidGroupID,
+	kerr.NotController.Code:                      ErrNotController,
 }
 
 // codeHints say which setting fixes an error the user can fix.

@@ -2,12 +2,14 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -220,6 +222,7 @@ func TestSuiteGroupSplit(t *testing.T) {
 		{"sticky", []string{"partition.assignment.strategy", "sticky"}},
 		{"cooperative-sticky", []string{"partition.assignment.strategy", "cooperative-sticky"}},
 		{"consumer-protocol", []string{"group.protocol", "consumer"}},
+		{"consumer-protocol-range", []string{"group.protocol", "consumer", "group.remote.assignor", "range"}},
 	}
 	forEachCluster(t, func(t *testing.T, tc *testCluster) {
 		for _, v := range variants {
@@ -468,4 +471,31 @@ func (g *groupRun) startFranz(t *testing.T, name string, balancer kgo.GroupBalan
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// TestSuiteRemoteAssignorUnsupported checks that a group.remote.assignor
+// the broker does not have comes back from Poll as an error.
+func TestSuiteRemoteAssignorUnsupported(t *testing.T) {
+	forEachCluster(t, func(t *testing.T, tc *testCluster) {
+		tc.createTopic(t, "remote-assignor", 1)
+		c := startConsumer(t, consumerTestConfig(tc.addrs, "remote-group", "group.protocol", "consumer", "group.remote.assignor", "no-such-assignor"),
+			StringDeserializer{}, StringDeserializer{})
+		if err := c.Subscribe([]string{"remote-assignor"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		for {
+			_, err := c.Poll(ctx)
+			if err != nil {
+				if !errors.Is(err, kerr.UnsupportedAssignor) {
+					t.Fatalf("got %v, want UNSUPPORTED_ASSIGNOR", err)
+				}
+				return
+			}
+			if ctx.Err() != nil {
+				t.Fatal("no error from an unsupported assignor")
+			}
+		}
+	})
 }

@@ -57,10 +57,6 @@ func checkLeaks(t *testing.T) {
 			if len(left) == 0 {
 				return
 			}
-			if os.Getenv("SAMSA_LEAK_DEBUG") != "" && time.Until(deadline) < 4*time.Second {
-				t.Logf("still running after 1s:\n%s", strings.Join(left, "\n\n"))
-				deadline = time.Now()
-			}
 			if time.Now().After(deadline) {
 				t.Errorf("%d goroutine(s) leaked:\n%s", len(left), strings.Join(left, "\n\n"))
 				return

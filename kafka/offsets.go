@@ -234,7 +234,7 @@ func (c *consumerCore) validatePositions(pss []*partState) {
 		epochs[ps.tp] = ps.posEpoch
 	}
 	c.mu.Unlock()
-	res, err := perLeader(ctx, c, keysOf(epochs), func(ctx context.Context, conn *brokerConn, cur map[TopicPartition]int32, tps []TopicPartition) (map[TopicPartition]listedOffset, error) {
+	res, err := perLeader(ctx, c.cl, keysOf(epochs), func(ctx context.Context, conn *brokerConn, cur map[TopicPartition]int32, tps []TopicPartition) (map[TopicPartition]listedOffset, error) {
 		return c.offsetForLeaderEpoch(ctx, conn, cur, epochs, tps)
 	})
 	c.finishLookups(pss, stateAwaitValidation, err, func(ps *partState) bool {
@@ -319,16 +319,16 @@ type listedOffset struct {
 // partitions left without an answer (leader moved or not ready) after a
 // metadata refresh, until all have one or ctx ends. send gets the leader
 // epochs the metadata has, to fence stale leaders.
-func perLeader[T any](ctx context.Context, c *consumerCore, tps []TopicPartition,
+func perLeader[T any](ctx context.Context, c *client, tps []TopicPartition,
 	send func(ctx context.Context, conn *brokerConn, cur map[TopicPartition]int32, tps []TopicPartition) (map[TopicPartition]T, error),
 ) (map[TopicPartition]T, error) {
 	out := make(map[TopicPartition]T, len(tps))
 	left := tps
 	var lastErr error
 	for attempt := 1; ; attempt++ {
-		cl := c.cl.cluster()
+		cl := c.cluster()
 		if missing := partitionsWithoutLeader(cl, left); len(missing) > 0 {
-			if fresh, err := c.metadataFor(ctx, topicsOf(missing)); err == nil {
+			if fresh, err := c.metadataFor(ctx, topicsOf(missing), false); err == nil {
 				cl = fresh
 			} else {
 				lastErr = err
@@ -349,7 +349,7 @@ func perLeader[T any](ctx context.Context, c *consumerCore, tps []TopicPartition
 			cur[tp] = pi.LeaderEpoch
 		}
 		for id, g := range groups {
-			conn, err := c.cl.conn(ctx, nodeAddr(nodes[id]), connAdmin)
+			conn, err := c.conn(ctx, nodeAddr(nodes[id]), connAdmin)
 			if err != nil {
 				lastErr = err
 				continue
@@ -375,7 +375,7 @@ func perLeader[T any](ctx context.Context, c *consumerCore, tps []TopicPartition
 		if left = next; len(left) == 0 {
 			return out, nil
 		}
-		c.cl.requestUpdate(false)
+		c.requestUpdate(false)
 		if err := sleepCtx(ctx, expBackoff(c.cfg.retryBackoff, c.cfg.retryBackoffM, attempt)); err != nil {
 			if lastErr == nil {
 				lastErr = err
@@ -411,22 +411,7 @@ func topicsOf(tps []TopicPartition) []string {
 // metadataFor asks any broker for the metadata of topics (all topics for
 // nil), without changing what the metadata loop follows.
 func (c *consumerCore) metadataFor(ctx context.Context, topics []string) (*Cluster, error) {
-	req := kmsg.NewPtrMetadataRequest()
-	req.AllowAutoTopicCreation = c.cfg.autoCreateTopics
-	if topics != nil {
-		req.Topics = []kmsg.MetadataRequestTopic{}
-		for _, t := range topics {
-			rt := kmsg.NewMetadataRequestTopic()
-			rt.Topic = kmsg.StringPtr(t)
-			req.Topics = append(req.Topics, rt)
-		}
-	}
-	kresp, err := c.cl.requestAny(ctx, req)
-	if err != nil {
-		return nil, err
-	}
-	cl, _ := buildCluster(kresp.(*kmsg.MetadataResponse), c.cl.cluster(), topics)
-	return cl, nil
+	return c.cl.metadataFor(ctx, topics, c.cfg.autoCreateTopics)
 }
 
 // partitionAnswer classifies a per-partition error code of ListOffsets or
@@ -477,10 +462,15 @@ func eachTopic(tps []TopicPartition, fn func(topic string, parts []TopicPartitio
 // listOffsets looks up offsets by timestamp (-1 latest, -2 earliest) at
 // the partitions' leaders, with the consumer's isolation level.
 func (c *consumerCore) listOffsets(ctx context.Context, ts map[TopicPartition]int64) (map[TopicPartition]listedOffset, error) {
+	return listOffsets(ctx, c.cl, c.cfg.readCommitted, ts)
+}
+
+// listOffsets looks up offsets by timestamp at the partitions' leaders.
+func listOffsets(ctx context.Context, c *client, readCommitted bool, ts map[TopicPartition]int64) (map[TopicPartition]listedOffset, error) {
 	return perLeader(ctx, c, keysOf(ts), func(ctx context.Context, conn *brokerConn, cur map[TopicPartition]int32, tps []TopicPartition) (map[TopicPartition]listedOffset, error) {
 		req := kmsg.NewPtrListOffsetsRequest()
 		req.ReplicaID = -1
-		if c.cfg.readCommitted {
+		if readCommitted {
 			req.IsolationLevel = 1
 		}
 		eachTopic(tps, func(topic string, parts []TopicPartition) {
@@ -551,25 +541,7 @@ func (c *consumerCore) fetchCommitted(ctx context.Context, tps []TopicPartition)
 	if c.coord == nil {
 		return nil, wrapErr(ErrInvalidGroupID, "to use the group management or offset commit APIs, you must provide a valid group.id in the consumer configuration")
 	}
-	req := kmsg.NewPtrOffsetFetchRequest()
-	req.Group = c.cfg.groupID
-	req.RequireStable = true
-	g := kmsg.NewOffsetFetchRequestGroup()
-	g.Group = c.cfg.groupID
-	g.MemberEpoch = -1
-	eachTopic(tps, func(topic string, parts []TopicPartition) {
-		rt := kmsg.NewOffsetFetchRequestTopic()
-		gt := kmsg.NewOffsetFetchRequestGroupTopic()
-		rt.Topic, gt.Topic = topic, topic
-		for _, tp := range parts {
-			rt.Partitions = append(rt.Partitions, tp.Partition)
-		}
-		gt.Partitions = rt.Partitions
-		req.Topics = append(req.Topics, rt)
-		g.Topics = append(g.Topics, gt)
-	})
-	// Both layouts: v8 batches groups (KIP-709).
-	req.Groups = []kmsg.OffsetFetchRequestGroup{g}
+	req := offsetFetchRequest(c.cfg.groupID, tps)
 	backoff := func(n int) time.Duration { return expBackoff(c.cfg.retryBackoff, c.cfg.retryBackoffM, n) }
 	for attempt := 1; ; attempt++ {
 		kresp, err := c.coord.groupRequest(ctx, req, c.cfg.requestTO, backoff, offsetFetchCode)
@@ -584,6 +556,32 @@ func (c *consumerCore) fetchCommitted(ctx context.Context, tps []TopicPartition)
 			return nil, err
 		}
 	}
+}
+
+// offsetFetchRequest asks for a group's committed offsets of tps (all of
+// them if tps is empty), waiting for transactional commits to settle
+// (require_stable, KIP-447).
+func offsetFetchRequest(group string, tps []TopicPartition) *kmsg.OffsetFetchRequest {
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Group = group
+	req.RequireStable = true
+	g := kmsg.NewOffsetFetchRequestGroup()
+	g.Group = group
+	g.MemberEpoch = -1
+	eachTopic(tps, func(topic string, parts []TopicPartition) {
+		rt := kmsg.NewOffsetFetchRequestTopic()
+		gt := kmsg.NewOffsetFetchRequestGroupTopic()
+		rt.Topic, gt.Topic = topic, topic
+		for _, tp := range parts {
+			rt.Partitions = append(rt.Partitions, tp.Partition)
+		}
+		gt.Partitions = rt.Partitions
+		req.Topics = append(req.Topics, rt)
+		g.Topics = append(g.Topics, gt)
+	})
+	// Both layouts: v8 batches groups (KIP-709).
+	req.Groups = []kmsg.OffsetFetchRequestGroup{g}
+	return req
 }
 
 // offsetFetchCode is the group-level error of an OffsetFetch response.

@@ -32,8 +32,10 @@ type PartitionInfo struct {
 // Cluster is an immutable snapshot of the cluster metadata the producer
 // holds (Java's org.apache.kafka.common.Cluster), given to partitioners.
 type Cluster struct {
-	nodes  map[int32]*Node
-	topics map[string]*topicMeta
+	nodes      map[int32]*Node
+	topics     map[string]*topicMeta
+	controller int32 // -1 if unknown
+	clusterID  string
 }
 
 type topicMeta struct {
