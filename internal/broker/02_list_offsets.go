@@ -97,12 +97,10 @@ func handleListOffsets(b *Broker, r *request) (kmsg.Response, error) {
 	return resp, nil
 }
 
-// Replica ids of ListOffsets and OffsetForLeaderEpoch requests that do
-// not come from a follower.
-const (
-	consumerReplicaID  = -1
-	debuggingReplicaID = -2
-)
+// debuggingReplicaID is the replica id of ListOffsets and
+// OffsetForLeaderEpoch requests from debugging tools, which any replica
+// answers (consumers send -1, followers their broker id).
+const debuggingReplicaID = -2
 
 // listOffset answers one partition.
 func listOffset(version int16, replicaID int32, t *topic, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) error {

@@ -46,14 +46,18 @@ type Broker struct {
 	// appliedRegEpoch is the regEpoch of the last apply; applier only.
 	appliedRegEpoch int64
 
-	// topicsMu guards topics, topicsByID, meta and applied (the maps, and
-	// each topic's partitions slice and configs, which are replaced, never
-	// mutated). Lock order: topicsMu before any partition or storage lock.
+	// topicsMu guards topics, topicsByID, meta, appliedRev and applied
+	// (the maps, and each topic's partitions slice and configs, which are
+	// replaced, never mutated). Lock order: topicsMu before any partition
+	// or storage lock.
 	topicsMu   sync.RWMutex
 	topics     map[string]*topic
 	topicsByID map[cluster.TopicID]*topic
-	meta       *cluster.Snapshot // the snapshot applied last
-	applied    chan struct{}     // closed when a newer snapshot is applied
+	meta       *cluster.Snapshot // the snapshot published last
+	// appliedRev is the revision of the last snapshot fully applied:
+	// published, fetchers and group coordinator told.
+	appliedRev int64
+	applied    chan struct{} // closed when appliedRev grows
 
 	listeners  []net.Listener
 	advertised []config.Listener

@@ -84,7 +84,12 @@ func TestClusterMetadataAndPlacement(t *testing.T) {
 	if resp := createTopic(ctx, t, adm, topic, parts, nil); resp.ReplicationFactor != 1 {
 		t.Fatalf("replication factor %d", resp.ReplicationFactor)
 	}
-	mt := waitMetadata(t, c.Brokers[2].Addr(), topic, "the topic on broker 3", func(kmsg.MetadataResponseTopic) bool { return true })
+	// kadm sends CreateTopics to the controller; each broker holds the
+	// logs once its metadata shows the topic.
+	var mt kmsg.MetadataResponseTopic
+	for _, b := range c.Brokers {
+		mt = waitMetadata(t, b.Addr(), topic, "the new topic", func(kmsg.MetadataResponseTopic) bool { return true })
+	}
 	leaders := map[int32]int{}
 	for _, p := range mt.Partitions {
 		leaders[p.Leader]++

@@ -2,10 +2,12 @@ package broker_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -133,4 +135,77 @@ func TestClusterFailoverUnderLoad(t *testing.T) {
 			t.Errorf("partition %d: %d records below the high watermark %d", p, len(ref), end.Offset)
 		}
 	}
+}
+
+// sarama produces and consumes across a leader change: the leader of the
+// partition shuts down (controlled) between two halves of the records;
+// the producer and the consumer find the new leader on their own.
+func TestClusterSaramaAcrossLeaderChange(t *testing.T) {
+	t.Parallel()
+	c := brokertest.StartCluster(t, 3)
+	const topic = "sarama-failover"
+	mt := createReplicated(t, c, topic, 1, 3, map[string]*string{"min.insync.replicas": strp("2")})
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V3_6_0_0
+	cfg.Producer.RequiredAcks = sarama.WaitForAll
+	cfg.Producer.Return.Successes = true
+	cfg.Producer.Retry.Max = 20
+	cfg.Producer.Retry.Backoff = 100 * time.Millisecond
+	cfg.Consumer.Retry.Backoff = 100 * time.Millisecond
+	cfg.Metadata.Retry.Backoff = 100 * time.Millisecond
+	seeds := c.Addrs()
+	producer, err := sarama.NewSyncProducer(seeds, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer producer.Close()
+	consumer, err := sarama.NewConsumer(seeds, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer consumer.Close()
+	pc, err := consumer.ConsumePartition(topic, 0, sarama.OffsetOldest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	const half = 100
+	produce := func(from int) {
+		t.Helper()
+		for i := from; i < from+half; i++ {
+			if _, _, err := producer.SendMessage(&sarama.ProducerMessage{Topic: topic, Value: sarama.StringEncoder(fmt.Sprint(i))}); err != nil {
+				t.Fatalf("sarama produce %d: %v", i, err)
+			}
+		}
+	}
+	next := 0
+	consume := func(until int) {
+		t.Helper()
+		timeout := time.After(time.Minute)
+		for next < until {
+			select {
+			case m := <-pc.Messages():
+				if got := string(m.Value); got != fmt.Sprint(next) || m.Offset != int64(next) {
+					t.Fatalf("sarama consumed %q at offset %d, want %d", got, m.Offset, next)
+				}
+				next++
+			case err := <-pc.Errors():
+				t.Logf("sarama consumer: %v", err)
+			case <-timeout:
+				t.Fatalf("sarama consumed %d of %d records in a minute", next, until)
+			}
+		}
+	}
+	produce(0)
+	consume(half)
+	leader := c.Broker(mt.Partitions[0].Leader)
+	ctx := testContext(t, time.Minute)
+	if err := leader.ControlledShutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := leader.Close(); err != nil {
+		t.Fatal(err)
+	}
+	produce(half)
+	consume(2 * half)
 }

@@ -45,8 +45,10 @@ type groupCoordinator struct {
 	// by the metadata applier.
 	led map[int32]bool
 
-	qmu   sync.Mutex // guards queue
+	qmu   sync.Mutex // guards queue, busy and idle
 	queue []groupEvent
+	busy  bool          // the loader is working on events taken from queue
+	idle  chan struct{} // closed while the queue is empty and the loader idle
 	wake  chan struct{}
 }
 
@@ -57,7 +59,9 @@ type groupEvent struct {
 }
 
 func newGroups(b *Broker) *groupCoordinator {
-	return &groupCoordinator{b: b, led: map[int32]bool{}, wake: make(chan struct{}, 1)}
+	idle := make(chan struct{})
+	close(idle)
+	return &groupCoordinator{b: b, led: map[int32]bool{}, idle: idle, wake: make(chan struct{}, 1)}
 }
 
 // prepare is called by the metadata applier with __consumer_offsets as
@@ -100,6 +104,9 @@ func (g *groupCoordinator) follow(t *topic) {
 
 func (g *groupCoordinator) push(ev groupEvent) {
 	g.qmu.Lock()
+	if len(g.queue) == 0 && !g.busy {
+		g.idle = make(chan struct{})
+	}
 	g.queue = append(g.queue, ev)
 	g.qmu.Unlock()
 	select {
@@ -120,29 +127,63 @@ func (g *groupCoordinator) runLoader() {
 		}
 		g.qmu.Lock()
 		evs := g.queue
-		g.queue = nil
-		g.qmu.Unlock()
-		c := g.coord.Load()
-		for _, ev := range evs {
-			if c == nil {
-				break
-			}
-			if !ev.load {
-				c.Unload(ev.partition)
-				continue
-			}
-			select {
-			case <-g.b.done:
-				return
-			default:
-			}
-			start := time.Now()
-			if err := c.Load(ev.partition); err != nil {
-				g.b.log.Error("loading group coordinator state failed", "partition", ev.partition, "err", err)
-				continue
-			}
-			g.b.log.Debug("group coordinator loaded a partition", "partition", ev.partition, "took", time.Since(start))
+		if len(evs) == 0 {
+			// A wake for events an earlier turn took.
+			g.qmu.Unlock()
+			continue
 		}
+		g.queue, g.busy = nil, true
+		g.qmu.Unlock()
+		if !g.process(evs) {
+			return
+		}
+		g.qmu.Lock()
+		g.busy = false
+		if len(g.queue) == 0 {
+			close(g.idle)
+		}
+		g.qmu.Unlock()
+	}
+}
+
+// process loads and unloads partitions; false if the broker closed.
+func (g *groupCoordinator) process(evs []groupEvent) bool {
+	c := g.coord.Load()
+	for _, ev := range evs {
+		if c == nil {
+			break
+		}
+		if !ev.load {
+			c.Unload(ev.partition)
+			continue
+		}
+		select {
+		case <-g.b.done:
+			return false
+		default:
+		}
+		start := time.Now()
+		if err := c.Load(ev.partition); err != nil {
+			g.b.log.Error("loading group coordinator state failed", "partition", ev.partition, "err", err)
+			continue
+		}
+		g.b.log.Debug("group coordinator loaded a partition", "partition", ev.partition, "took", time.Since(start))
+	}
+	return true
+}
+
+// waitLoaded waits until every load and unload queued so far is done.
+func (g *groupCoordinator) waitLoaded(ctx context.Context) error {
+	g.qmu.Lock()
+	idle := g.idle
+	g.qmu.Unlock()
+	select {
+	case <-idle:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-g.b.done:
+		return errBrokerClosing
 	}
 }
 
@@ -185,6 +226,15 @@ func (g *groupCoordinator) ensure() (*group.Coordinator, error) {
 		}
 		if err != nil {
 			return nil, fmt.Errorf("creating %s: %w", offsetsTopic, err)
+		}
+		// The partitions this broker leads are empty and load at once:
+		// answer when they serve, rather than send the first group
+		// requests COORDINATOR_LOAD_IN_PROGRESS.
+		ctx, cancel := b.metadataContext()
+		err = g.waitLoaded(ctx)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("loading %s: %w", offsetsTopic, err)
 		}
 	}
 	// The applier made the coordinator when it applied the topic.

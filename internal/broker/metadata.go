@@ -64,7 +64,7 @@ func (b *Broker) waitApplied(ctx context.Context, rev int64) error {
 	}
 	for {
 		b.topicsMu.RLock()
-		cur, ch := b.meta.Revision, b.applied
+		cur, ch := b.appliedRev, b.applied
 		b.topicsMu.RUnlock()
 		if cur >= rev {
 			return nil
@@ -175,8 +175,6 @@ func (b *Broker) apply(snap *cluster.Snapshot) {
 
 	b.topicsMu.Lock()
 	b.topics, b.topicsByID, b.meta = topics, byID, snap
-	close(b.applied)
-	b.applied = make(chan struct{})
 	b.topicsMu.Unlock()
 	b.appliedRegEpoch = regEpoch
 
@@ -184,6 +182,12 @@ func (b *Broker) apply(snap *cluster.Snapshot) {
 		b.replicas.follow(ch)
 	}
 	b.groups.follow(topics[offsetsTopic])
+
+	b.topicsMu.Lock()
+	b.appliedRev = snap.Revision
+	close(b.applied)
+	b.applied = make(chan struct{})
+	b.topicsMu.Unlock()
 }
 
 // applyPartition applies a partition's state to its replica and reports

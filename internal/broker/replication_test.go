@@ -133,10 +133,12 @@ func TestReplicationISRShrinkAndExpand(t *testing.T) {
 		t.Fatalf("acks=all with a follower gone: %v", err)
 	}
 	t.Logf("acks=all answered %v after a follower stopped", time.Since(halted))
-	p := metadataPartition(t, c.Broker(leader).Addr(), topic, 0)
-	if len(p.ISR) != 2 || slices.Contains(p.ISR, follower.NodeID()) {
-		t.Fatalf("ISR after the follower stopped: %v", p.ISR)
-	}
+	// The leader applied its ISR change as etcd answered; its metadata
+	// shows it once the watch delivers it.
+	waitMetadata(t, c.Broker(leader).Addr(), topic, "the ISR without the stopped follower", func(mt kmsg.MetadataResponseTopic) bool {
+		isr := mt.Partitions[0].ISR
+		return len(isr) == 2 && !slices.Contains(isr, follower.NodeID())
+	})
 	if since := time.Since(halted); since < 900*time.Millisecond {
 		t.Errorf("the ISR shrank %v after the follower stopped, before replica.lag.time.max.ms (1s) less its last fetch's wait (100ms)", since)
 	}
@@ -427,5 +429,56 @@ func TestReplicationControlledShutdown(t *testing.T) {
 	}
 	if total < int(acked.Load()) {
 		t.Errorf("%d records in the survivor's logs, %d acknowledged", total, acked.Load())
+	}
+}
+
+// A follower so far behind that its leader deleted the records it needs
+// (retention, DeleteRecords) gets OFFSET_OUT_OF_RANGE, empties its log and
+// starts it again at the leader's log start.
+func TestReplicationFollowerBehindLogStart(t *testing.T) {
+	t.Parallel()
+	c := brokertest.StartCluster(t, 3)
+	ctx := testContext(t, 2*time.Minute)
+	const topic = "behind"
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, -1, -1
+	ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+	ra.Partition, ra.Replicas = 0, []int32{2, 3}
+	rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
+	req.Topics = append(req.Topics, rt)
+	if resp := rawRequest(t, c.Brokers[0].Addr(), req, 7).(*kmsg.CreateTopicsResponse); resp.Topics[0].ErrorCode != 0 {
+		t.Fatalf("create: %v", kerr.ErrorForCode(resp.Topics[0].ErrorCode))
+	}
+	seed := c.Brokers[0].Addr()
+	waitMetadata(t, seed, topic, "leader 2", func(mt kmsg.MetadataResponseTopic) bool { return mt.Partitions[0].Leader == 2 })
+	cl := newKgo(t, seed, kgo.DefaultProduceTopic(topic), kgo.RequiredAcks(kgo.AllISRAcks()))
+	produce := func(from, to int) {
+		t.Helper()
+		for i := from; i < to; i++ {
+			if err := cl.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "r%d", i)}).FirstErr(); err != nil {
+				t.Fatalf("produce %d: %v", i, err)
+			}
+		}
+	}
+	produce(0, 2)
+	b3 := c.Broker(3)
+	if err := b3.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitMetadata(t, seed, topic, "ISR [2]", func(mt kmsg.MetadataResponseTopic) bool { return slices.Equal(mt.Partitions[0].ISR, []int32{2}) })
+	produce(2, 10)
+	offsets := kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: topic, Partition: 0, At: 8})
+	if resps, err := newAdmin(t, seed).DeleteRecords(ctx, offsets); err != nil || resps.Error() != nil {
+		t.Fatalf("DeleteRecords: %v %v", err, resps.Error())
+	}
+	b3.StartAgain()
+	waitMetadata(t, seed, topic, "broker 3 back in the ISR", func(mt kmsg.MetadataResponseTopic) bool {
+		return slices.Contains(mt.Partitions[0].ISR, 3)
+	})
+	got := readLogDir(t, b3.Dir, topic, 0)
+	if len(got) != 2 || got[0].Offset != 8 || string(got[0].Value) != "r8" || string(got[1].Value) != "r9" {
+		t.Errorf("the returning follower's log: %s, want r8, r9 at 8 and 9", describeLog(got))
 	}
 }

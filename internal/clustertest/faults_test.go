@@ -12,8 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -273,4 +275,71 @@ func TestRollingControlledShutdown(t *testing.T) {
 		t.Errorf("%d produces failed during the rolling restart: %v", n, errs)
 	}
 	verify(t, c, load, topic, partitions)
+}
+
+// kcat (librdkafka) produces and consumes across a SIGKILL of the
+// partition's leader.
+func TestKcatAcrossLeaderKill(t *testing.T) {
+	c := Start(t, built(t), 3, clusterProps...)
+	kcat, err := exec.LookPath("kcat")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("kcat not found; CI must install it (apt-get install kcat)")
+		}
+		t.Skip("kcat not found; install with apt-get install kcat")
+	}
+	const topic, half = "kcat", 100
+	createTopic(t, c, topic, 1)
+	brokers := strings.Join(c.Seeds(), ",")
+	produce := func(from int) {
+		t.Helper()
+		var lines strings.Builder
+		for i := from; i < from+half; i++ {
+			fmt.Fprintf(&lines, "%d\n", i)
+		}
+		cmd := exec.Command(kcat, "-P", "-b", brokers, "-t", topic, "-p", "0",
+			"-X", "acks=all", "-X", "enable.idempotence=true", "-X", "message.timeout.ms=60000")
+		cmd.Stdin = strings.NewReader(lines.String())
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("kcat -P: %v\n%s", err, out)
+		}
+	}
+	var out, errOut strings.Builder
+	consumer := exec.Command(kcat, "-C", "-b", brokers, "-t", topic, "-p", "0", "-o", "beginning",
+		"-c", strconv.Itoa(2*half), "-f", "%o %s\n")
+	consumer.Stdout, consumer.Stderr = &out, &errOut
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("kcat -C stderr:\n%s", errOut.String())
+		}
+	})
+	if err := consumer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- consumer.Wait() }()
+	defer consumer.Process.Kill()
+
+	produce(0)
+	leader := leaderOf(t, c, topic, 0)
+	leader.Kill()
+	leader.Restart()
+	produce(half)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("kcat -C: %v", err)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("kcat -C read %d lines in 2 minutes", strings.Count(out.String(), "\n"))
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 2*half {
+		t.Fatalf("kcat consumed %d records, want %d", len(lines), 2*half)
+	}
+	for i, l := range lines {
+		if want := fmt.Sprintf("%d %d", i, i); l != want {
+			t.Fatalf("kcat record %d: %q, want %q", i, l, want)
+		}
+	}
 }
