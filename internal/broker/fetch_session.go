@@ -81,7 +81,9 @@ func (s *fetchSessions) open() *fetchSession {
 			s.nextID = 1
 		}
 	}
-	fs := &fetchSession{id: s.nextID, epoch: 1, parts: map[sessionKey]*sessionPart{}}
+	// The opening fetch is epoch 0; release moves the session to 1, the
+	// epoch of the client's first incremental fetch.
+	fs := &fetchSession{id: s.nextID, epoch: sessionEpochInitial, parts: map[sessionKey]*sessionPart{}}
 	s.nextID++
 	fs.elem = s.lru.PushFront(fs)
 	s.byID[fs.id] = fs
