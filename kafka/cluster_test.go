@@ -18,6 +18,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // testCluster is a broker cluster the shared suite runs against: franz-go's
@@ -166,9 +167,10 @@ func (s *samsaServer) start(t *testing.T) {
 	}
 	s.exited = make(chan error, 1)
 	go func(cmd *exec.Cmd, ch chan error) { ch <- cmd.Wait() }(s.cmd, s.exited)
+	// The broker listens before it has registered in its metadata store;
+	// it is ready once it answers Metadata naming a controller.
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if conn, err := net.DialTimeout("tcp", s.addr, time.Second); err == nil {
-			conn.Close()
+		if s.ready() {
 			return
 		}
 		select {
@@ -180,6 +182,37 @@ func (s *samsaServer) start(t *testing.T) {
 			s.kill()
 			t.Fatalf("samsa serve did not listen on %s: %s", s.addr, s.log)
 		}
+	}
+}
+
+// ready reports whether the broker answers a Metadata request with a
+// controller.
+func (s *samsaServer) ready() bool {
+	conn, err := net.DialTimeout("tcp", s.addr, time.Second)
+	if err != nil {
+		return false
+	}
+	conn.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(s.addr), kgo.RetryTimeout(time.Second))
+	if err != nil {
+		return false
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	resp, err := req.RequestWith(ctx, cl)
+	return err == nil && resp.ControllerID >= 0
+}
+
+// failed reports how the process ended, if it did, with its log.
+func (s *samsaServer) failed() string {
+	select {
+	case err := <-s.exited:
+		s.exited <- err
+		return fmt.Sprintf("samsa serve exited (%v):\n%s", err, s.log)
+	default:
+		return "samsa serve is running"
 	}
 }
 
@@ -219,7 +252,7 @@ func newSamsaCluster(t *testing.T) *testCluster {
 			err = resp.Err
 		}
 		if err != nil {
-			t.Fatalf("creating %s on samsa: %v", topic, err)
+			t.Fatalf("creating %s on samsa: %v; %s", topic, err, s.failed())
 		}
 	}
 	tc.restart = func(t *testing.T, down func()) {

@@ -310,8 +310,11 @@ func TestSuiteConsumerMetrics(t *testing.T) {
 		if err := c.Subscribe([]string{"metrics"}, nil); err != nil {
 			t.Fatal(err)
 		}
-		n := 0
-		pollUntil(t, c, 10*time.Second, func(ConsumerRecord[string, string]) { n++ }, func() bool { return n >= 10 })
+		// A partition's lag is known once a fetch of it returned: poll
+		// until records of both partitions came back.
+		n, seen := 0, map[int32]bool{}
+		pollUntil(t, c, 10*time.Second, func(r ConsumerRecord[string, string]) { n++; seen[r.Partition] = true },
+			func() bool { return n >= 10 && len(seen) == 2 })
 		if err := c.CommitSync(testCtx(t)); err != nil {
 			t.Fatal(err)
 		}

@@ -382,17 +382,19 @@ func (c *consumerCore) handleFetch(nf *nodeFetcher, sent *sentFetch, resp *kmsg.
 // metadata should be refreshed.
 // REQUIRES: c.mu held.
 func (c *consumerCore) handleFetchPartition(nf *nodeFetcher, ps *partState, rp *kmsg.FetchResponseTopicPartition, now time.Time) bool {
-	if rp.HighWatermark >= 0 {
-		ps.hw = rp.HighWatermark
-	}
-	if rp.LastStableOffset >= 0 {
-		ps.lso = rp.LastStableOffset
-	}
-	if rp.LogStartOffset >= 0 {
-		ps.logStart = rp.LogStartOffset
-	}
 	switch rp.ErrorCode {
 	case 0:
+		// A partition's offsets mean something only without an error:
+		// brokers answer an error with zeros or -1.
+		if rp.HighWatermark >= 0 {
+			ps.hw = rp.HighWatermark
+		}
+		if rp.LastStableOffset >= 0 {
+			ps.lso = rp.LastStableOffset
+		}
+		if rp.LogStartOffset >= 0 {
+			ps.logStart = rp.LogStartOffset
+		}
 	case kerr.OffsetOutOfRange.Code:
 		c.offsetOutOfRange(ps)
 		return false
