@@ -213,8 +213,10 @@ func (b *Broker) applyPartition(p *partition, ps cluster.PartitionState, regEpoc
 		p.notify()
 		return roleChange{p: p, leader: b.nodeID, epoch: ps.LeaderEpoch}, true
 	case lead:
-		// The ISR changed: a smaller one may let the high watermark move.
+		// The ISR changed, or a reassignment changed the replicas: a
+		// smaller ISR may let the high watermark move.
 		p.replicaMu.Lock()
+		p.syncFollowersLocked(ps.Replicas)
 		moved := p.advanceHighWatermarkLocked()
 		p.replicaMu.Unlock()
 		if moved {

@@ -286,6 +286,24 @@ func (p *partition) becomeLeaderLocked(state cluster.PartitionState) error {
 	return nil
 }
 
+// syncFollowersLocked makes a leader's followers those of replicas, when
+// a reassignment adds or removes replicas within a leader epoch: an added
+// follower's progress is unknown until it fetches, and it joins the ISR
+// once it has caught up; a removed one is forgotten.
+// REQUIRES: p.mu held for writing, p.replicaMu held, p.isLeader.
+func (p *partition) syncFollowersLocked(replicas []int32) {
+	for _, id := range replicas {
+		if id != p.nodeID && p.followers[id] == nil {
+			p.followers[id] = &followerState{logEnd: -1, leaderEndAtLastFetch: -1}
+		}
+	}
+	for id := range p.followers {
+		if !slices.Contains(replicas, id) {
+			delete(p.followers, id)
+		}
+	}
+}
+
 // becomeFollowerLocked makes this replica a follower in state's leader
 // epoch.
 // REQUIRES: p.mu held for writing.

@@ -100,7 +100,8 @@ func (b *Broker) createPartitions(name string, count int32, assignment [][]int32
 		return errorf(kerr.InvalidPartitions, "The topic %s currently has %d partition(s); %d would not be an increase.", name, have, count)
 	}
 	add := count - have
-	rf := len(ts.Partitions[0].Replicas)
+	// A reassignment in progress lists more replicas than the target.
+	rf := len(ts.Partitions[0].TargetReplicas())
 	if assignment != nil {
 		if int32(len(assignment)) != add {
 			return errorf(kerr.InvalidReplicaAssignment, "Attempted to add %d additional partition(s), but only %d assignment(s) were specified.", add, len(assignment))

@@ -43,7 +43,9 @@ func DefaultControllerConfig() ControllerConfig {
 // keeps every partition's leader and ISR consistent with the live
 // brokers: when a broker's registration vanishes or it enters controlled
 // shutdown, its partitions get new leaders from their ISRs and it leaves
-// the ISRs; periodically, leadership moves back to preferred replicas.
+// the ISRs; a partition reassignment whose added replicas have all joined
+// the ISR is completed; periodically, leadership moves back to preferred
+// replicas.
 //
 // Every write is a compare-and-swap on the partition's revision, fenced by
 // the controller's election key, so a deposed controller cannot overwrite
@@ -191,12 +193,15 @@ type partitionChange struct {
 	cur, next PartitionState
 	unclean   bool
 	preferred bool
+	// reassigned: a reassignment completed.
+	reassigned bool
 }
 
 // plan decides the changes the controller should make to snap: leader
-// elections and ISR removals for brokers that died or are shutting down
-// and, when rebalance is set, moves back to preferred leaders of brokers
-// whose imbalance exceeds leader.imbalance.per.broker.percentage.
+// elections and ISR removals for brokers that died or are shutting down,
+// then the completion of reassignments whose added replicas are all in
+// the ISR and, when rebalance is set, moves back to preferred leaders of
+// brokers whose imbalance exceeds leader.imbalance.per.broker.percentage.
 func plan(snap *Snapshot, cfg ControllerConfig, nodeID int32, rebalance bool) []partitionChange {
 	var imbalance map[int32]float64
 	if rebalance {
@@ -209,14 +214,18 @@ func plan(snap *Snapshot, cfg ControllerConfig, nodeID int32, rebalance bool) []
 		for i, p := range t.Partitions {
 			status := partitionStatus(snap, p)
 			next, changed, wasUnclean := electLeader(p, status, unclean)
-			preferred := false
+			preferred, reassigned := false, false
+			if !changed {
+				next, changed = completeReassignment(p, status)
+				reassigned = changed
+			}
 			if !changed && rebalance && imbalance[p.PreferredLeader()]*100 > float64(cfg.ImbalancePerBrokerPercentage) {
 				next, changed = preferredLeader(p, status)
 				preferred = changed
 			}
 			if changed {
 				out = append(out, partitionChange{topic: name, id: t.ID, partition: int32(i),
-					cur: p, next: next, unclean: wasUnclean, preferred: preferred})
+					cur: p, next: next, unclean: wasUnclean, preferred: preferred, reassigned: reassigned})
 			}
 		}
 	}
@@ -298,6 +307,8 @@ func (c *Controller) reconcile(ctx context.Context, snap *Snapshot, fence client
 			c.log.Warn("unclean leader election: records not replicated to the new leader are lost", attrs...)
 		case ch.preferred:
 			c.log.Info("moved leadership back to the preferred replica", attrs...)
+		case ch.reassigned:
+			c.log.Info("completed a partition reassignment", append(attrs, "replicas", ch.next.Replicas)...)
 		case ch.next.Leader == NoLeader:
 			c.log.Warn("partition is offline: no in-sync replica is alive", attrs...)
 		case ch.next.Leader != ch.cur.Leader:

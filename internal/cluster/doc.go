@@ -61,6 +61,15 @@
 //	/samsa/partitions/<topic id>/<p>   PartitionState of partition p:
 //	    {"replicas":[1,2,3],"isr":[1,2],"leader":1,
 //	     "leaderEpoch":4,"partitionEpoch":9}
+//	                                   during a reassignment (KIP-455)
+//	                                   replicas is the target followed by
+//	                                   the replicas being removed, and two
+//	                                   more fields (absent otherwise) say
+//	                                   which replicas the target adds and
+//	                                   which it removes:
+//	    {"replicas":[2,3,1],"isr":[1,2],"leader":1,
+//	     "leaderEpoch":4,"partitionEpoch":10,
+//	     "addingReplicas":[3],"removingReplicas":[1]}
 //	/samsa/producer_ids                start of the next free producer id
 //	                                   block, decimal text
 //
@@ -84,7 +93,11 @@
 //     AlterPartition), validated against the leader, leader epoch and
 //     partition epoch the leader last saw. Leader elections come from the
 //     controller, whose writes are also fenced on its election key still
-//     having the create revision it was elected with.
+//     having the create revision it was elected with. Elections and
+//     reassignments a client asks for (ElectLeaders,
+//     AlterPartitionReassignments) are written by the broker that
+//     received the request, decided on the state it read and guarded by
+//     the compare-and-swap alone.
 //   - Producer id blocks of ProducerIDBlockSize are taken by a
 //     compare-and-swap on /samsa/producer_ids, so they are unique across
 //     the cluster.
@@ -112,6 +125,15 @@
 // prefer but do not lead exceeds leader.imbalance.per.broker.percentage
 // get their leaderships back. New topics are placed by PlaceReplicas
 // (Kafka's rack-aware round-robin placement).
+//
+// A partition reassignment starts with the state above: the added
+// replicas follow the leader and join the ISR once caught up. When all of
+// them are in the ISR the controller completes it in one write: replicas
+// becomes the target, the removed replicas leave the ISR, a removed
+// leader gives way to the first live target replica in the ISR (a new
+// leader epoch), and addingReplicas and removingReplicas go. Brokers that
+// no longer hold a replica stop it and delete its log. Cancelling reverts
+// to the original replicas (replicas without addingReplicas).
 //
 // A broker that registers again (a restart, or a lost session) gets a new
 // broker epoch, and the controller treats it as Kafka treats a bounced

@@ -37,6 +37,8 @@ type BrokerRegistration struct {
 // PartitionState is a partition's replica assignment, leader and ISR.
 type PartitionState struct {
 	// Replicas is the assignment; the first is the preferred leader.
+	// During a reassignment (KIP-455) it is the target replicas followed
+	// by those being removed.
 	Replicas []int32 `json:"replicas"`
 	ISR      []int32 `json:"isr"`
 	Leader   int32   `json:"leader"` // NoLeader if none
@@ -45,6 +47,11 @@ type PartitionState struct {
 	// PartitionEpoch grows with every change of this state; ISR and
 	// leader changes are compare-and-swap on it.
 	PartitionEpoch int32 `json:"partitionEpoch"`
+	// AddingReplicas and RemovingReplicas are, during a reassignment, the
+	// replicas the target adds to the original assignment and those it
+	// drops from it; both empty otherwise.
+	AddingReplicas   []int32 `json:"addingReplicas,omitempty"`
+	RemovingReplicas []int32 `json:"removingReplicas,omitempty"`
 	// ModRevision is the etcd revision of the last change; a write
 	// compares it, which is the same as comparing PartitionEpoch because
 	// every write bumps both.
@@ -55,6 +62,8 @@ type PartitionState struct {
 func (p PartitionState) Clone() PartitionState {
 	p.Replicas = slices.Clone(p.Replicas)
 	p.ISR = slices.Clone(p.ISR)
+	p.AddingReplicas = slices.Clone(p.AddingReplicas)
+	p.RemovingReplicas = slices.Clone(p.RemovingReplicas)
 	return p
 }
 
@@ -71,7 +80,8 @@ func (p PartitionState) PreferredLeader() int32 {
 
 // sameState reports whether two states agree on everything but epochs.
 func sameState(a, b PartitionState) bool {
-	return a.Leader == b.Leader && slices.Equal(a.Replicas, b.Replicas) && slices.Equal(a.ISR, b.ISR)
+	return a.Leader == b.Leader && slices.Equal(a.Replicas, b.Replicas) && slices.Equal(a.ISR, b.ISR) &&
+		slices.Equal(a.AddingReplicas, b.AddingReplicas) && slices.Equal(a.RemovingReplicas, b.RemovingReplicas)
 }
 
 // topicRecord is the value stored under a topic's key.
