@@ -48,7 +48,8 @@ func Build(t testing.TB) string {
 }
 
 // Cluster is brokers 1..n, each a `samsa serve` process with its own
-// server.properties; brokers 1-3 (or all, if fewer) are the etcd voters.
+// server.properties; brokers 1-3 (or all, if fewer) are the etcd voters,
+// unless the cluster uses an external etcd (Options.EtcdEndpoints).
 type Cluster struct {
 	t       testing.TB
 	Brokers []*Broker
@@ -78,17 +79,40 @@ const clientPortOffset = 1
 // of a failed test are printed.
 func Start(t testing.TB, bin string, n int, props ...string) *Cluster {
 	t.Helper()
+	return StartWith(t, bin, n, Options{Props: props})
+}
+
+// Options say how StartWith configures the brokers.
+type Options struct {
+	// Props are added to every broker's server.properties.
+	Props []string
+	// EtcdEndpoints, if set, are the client URLs of an external etcd
+	// cluster: every broker gets etcd.endpoints and none embeds a member.
+	// Otherwise brokers 1-3 are the voters.
+	EtcdEndpoints []string
+}
+
+// StartWith is Start with options.
+func StartWith(t testing.TB, bin string, n int, o Options) *Cluster {
+	t.Helper()
 	dir := t.TempDir()
-	peers := freePortPairs(t, min(n, 3))
-	var voters []string
-	for i, p := range peers {
-		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, p))
+	reserved := map[int]bool{}
+	var metadata []string // the properties saying where the metadata lives
+	if len(o.EtcdEndpoints) > 0 {
+		metadata = []string{"etcd.endpoints=" + strings.Join(o.EtcdEndpoints, ",")}
+	} else {
+		peers := freePortPairs(t, min(n, 3))
+		var voters []string
+		for i, p := range peers {
+			voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, p))
+			reserved[p], reserved[p+clientPortOffset] = true, true
+		}
+		metadata = []string{
+			"controller.quorum.voters=" + strings.Join(voters, ","),
+			fmt.Sprintf("etcd.client.port.offset=%d", clientPortOffset),
+		}
 	}
 	c := &Cluster{t: t}
-	reserved := map[int]bool{}
-	for _, p := range peers {
-		reserved[p], reserved[p+clientPortOffset] = true, true
-	}
 	for i := range n {
 		id := int32(i + 1)
 		b := &Broker{t: t, bin: bin, ID: id, Addr: freeAddr(t, reserved),
@@ -98,10 +122,9 @@ func Start(t testing.TB, bin string, n int, props ...string) *Cluster {
 			fmt.Sprintf("node.id=%d", id),
 			"listeners=PLAINTEXT://" + b.Addr,
 			"log.dirs=" + b.Data,
-			"controller.quorum.voters=" + strings.Join(voters, ","),
-			fmt.Sprintf("etcd.client.port.offset=%d", clientPortOffset),
 		}
-		lines = append(lines, props...)
+		lines = append(lines, metadata...)
+		lines = append(lines, o.Props...)
 		if err := os.WriteFile(b.Config, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
