@@ -22,8 +22,6 @@ type Consumer[K, V any] struct {
 	core   *consumerCore
 	keyDes Deserializer[K]
 	valDes Deserializer[V]
-	// scratch is Poll's buffer of decoded records, reused.
-	scratch []rawRecord
 }
 
 // consumerSeq numbers consumers without a client.id.
@@ -222,12 +220,14 @@ func (c *Consumer[K, V]) collect() (ConsumerRecords[K, V], error) {
 	core := c.core
 	limit := core.cfg.maxPollRecords
 	var out ConsumerRecords[K, V]
+	if n := min(limit, core.bufferedRecords()); n > 0 {
+		out.recs = make([]ConsumerRecord[K, V], 0, n)
+	}
 	for len(out.recs) < limit {
-		ch := core.nextChunk(limit-len(out.recs), c.scratch[:0])
+		ch := core.nextChunk(limit - len(out.recs))
 		if ch == nil {
 			break
 		}
-		c.scratch = ch.recs[:0]
 		if ch.err != nil {
 			if len(out.recs) > 0 {
 				return out, nil
@@ -247,8 +247,6 @@ func (c *Consumer[K, V]) collect() (ConsumerRecords[K, V], error) {
 			out.recs = append(out.recs, rec)
 		}
 		ok := core.finishChunk(ch, failed)
-		// The scratch buffer must not keep fetch responses alive.
-		clear(ch.recs)
 		if !ok {
 			out.recs = out.recs[:n]
 			continue

@@ -442,7 +442,7 @@ func TestTruncationDetected(t *testing.T) {
 		c.parts[tp] = ps
 		rp := kmsg.NewFetchResponseTopicPartition()
 		rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset = 4, 80
-		c.handleFetchPartition(&nodeFetcher{id: 1}, ps, &rp, time.Now())
+		c.handleFetchPartition(&nodeFetcher{id: 1}, ps, &rp, nil, time.Now())
 		if reset == "earliest" && (ps.position != 80 || ps.posEpoch != 4 || ps.state != stateFetching) {
 			t.Errorf("%s: position %d epoch %d state %d", reset, ps.position, ps.posEpoch, ps.state)
 		}

@@ -264,9 +264,22 @@ type chunk struct {
 	err       error
 }
 
-// nextChunk decodes up to limit records from the first partition with
+// bufferedRecords counts the records Poll could return without fetching.
+func (c *consumerCore) bufferedRecords() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, tp := range c.readyQ {
+		if ps := c.parts[tp]; ps != nil && ps.buf != nil && !ps.paused {
+			n += ps.buf.buffered()
+		}
+	}
+	return n
+}
+
+// nextChunk takes up to limit records from the first partition with
 // buffered records that is not paused.
-func (c *consumerCore) nextChunk(limit int, buf []rawRecord) *chunk {
+func (c *consumerCore) nextChunk(limit int) *chunk {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for i := 0; i < len(c.readyQ); {
@@ -281,7 +294,7 @@ func (c *consumerCore) nextChunk(limit int, buf []rawRecord) *chunk {
 			continue
 		}
 		cf := ps.buf
-		recs, more, err := cf.next(ps.position, limit, buf)
+		recs, more, err := cf.next(ps.position, limit)
 		ch := &chunk{ps: ps, startPos: ps.position, recs: recs, endPos: cf.nextOffset, endEpoch: cf.nextEpoch, exhausted: !more, err: err}
 		if err != nil {
 			// The bad batch stays, so every Poll reports it until the

@@ -3,6 +3,7 @@ package kafka
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -312,6 +313,10 @@ func (c *consumerCore) fetchFailed(nf *nodeFetcher, err error) {
 // partitions. Data for a partition whose position moved since the request
 // (a Seek, a revocation) is dropped.
 func (c *consumerCore) handleFetch(nf *nodeFetcher, sent *sentFetch, resp *kmsg.FetchResponse) {
+	var decoded map[*kmsg.FetchResponseTopicPartition]*completedFetch
+	if resp.ErrorCode == 0 {
+		decoded = c.decodeFetch(sent, resp)
+	}
 	now := time.Now()
 	needMeta := false
 	c.mu.Lock()
@@ -371,7 +376,7 @@ func (c *consumerCore) handleFetch(nf *nodeFetcher, sent *sentFetch, resp *kmsg.
 			if !asked || ps == nil || ps.state != stateFetching || ps.position != sp.offset || ps.buf != nil {
 				continue
 			}
-			if c.handleFetchPartition(nf, ps, rp, now) {
+			if c.handleFetchPartition(nf, ps, rp, decoded, now) {
 				needMeta = true
 			}
 		}
@@ -381,7 +386,7 @@ func (c *consumerCore) handleFetch(nf *nodeFetcher, sent *sentFetch, resp *kmsg.
 // handleFetchPartition files one partition's answer and reports whether
 // metadata should be refreshed.
 // REQUIRES: c.mu held.
-func (c *consumerCore) handleFetchPartition(nf *nodeFetcher, ps *partState, rp *kmsg.FetchResponseTopicPartition, now time.Time) bool {
+func (c *consumerCore) handleFetchPartition(nf *nodeFetcher, ps *partState, rp *kmsg.FetchResponseTopicPartition, decoded map[*kmsg.FetchResponseTopicPartition]*completedFetch, now time.Time) bool {
 	switch rp.ErrorCode {
 	case 0:
 		// A partition's offsets mean something only without an error:
@@ -421,26 +426,56 @@ func (c *consumerCore) handleFetchPartition(nf *nodeFetcher, ps *partState, rp *
 		ps.preferredUntil = now.Add(c.cfg.metadataMaxAge)
 		return false
 	}
-	if len(rp.RecordBatches) == 0 {
+	cf := decoded[rp]
+	if cf == nil {
 		return false
 	}
-	var aborted []abortedTxn
-	if c.cfg.readCommitted {
-		for _, a := range rp.AbortedTransactions {
-			aborted = append(aborted, abortedTxn{a.ProducerID, a.FirstOffset})
-		}
-		slices.SortFunc(aborted, func(a, b abortedTxn) int { return int(a.firstOffset - b.firstOffset) })
+	if cf.endOffset == ps.position {
+		// Nothing decoded or skipped: the position's epoch stays.
+		cf.endEpoch = ps.posEpoch
 	}
-	ps.buf = &completedFetch{
-		data:          rp.RecordBatches,
-		readCommitted: c.cfg.readCommitted,
-		checkCRC:      c.cfg.checkCRCs,
-		aborted:       aborted,
-		nextOffset:    ps.position,
-		nextEpoch:     ps.posEpoch,
-	}
+	cf.nextOffset, cf.nextEpoch = ps.position, ps.posEpoch
+	ps.buf = cf
 	c.readyQ = append(c.readyQ, ps.tp)
 	return false
+}
+
+// decodeFetch decodes every partition of a fetch response that has
+// records, on the fetching goroutine and outside c.mu, so that Poll only
+// deserializes (Java decodes in poll; decoding here overlaps it with the
+// application's processing).
+func (c *consumerCore) decodeFetch(sent *sentFetch, resp *kmsg.FetchResponse) map[*kmsg.FetchResponseTopicPartition]*completedFetch {
+	var out map[*kmsg.FetchResponseTopicPartition]*completedFetch
+	for ti := range resp.Topics {
+		rt := &resp.Topics[ti]
+		for pi := range rt.Partitions {
+			rp := &rt.Partitions[pi]
+			sp, asked := sent.want[TopicPartition{rt.Topic, rp.Partition}]
+			if !asked || rp.ErrorCode != 0 || len(rp.RecordBatches) == 0 {
+				continue
+			}
+			var aborted []abortedTxn
+			if c.cfg.readCommitted {
+				for _, a := range rp.AbortedTransactions {
+					aborted = append(aborted, abortedTxn{a.ProducerID, a.FirstOffset})
+				}
+				slices.SortFunc(aborted, func(a, b abortedTxn) int { return int(a.firstOffset - b.firstOffset) })
+			}
+			br := &batchReader{
+				data:          rp.RecordBatches,
+				readCommitted: c.cfg.readCommitted,
+				checkCRC:      c.cfg.checkCRCs,
+				aborted:       aborted,
+				nextOffset:    sp.offset,
+				nextEpoch:     -1,
+			}
+			if out == nil {
+				out = map[*kmsg.FetchResponseTopicPartition]*completedFetch{}
+			}
+			out[rp] = br.decodeAll(sp.offset)
+		}
+	}
+	return out
 }
 
 // abortedTxn is an entry of a fetch response's aborted transactions.
@@ -460,10 +495,58 @@ type rawRecord struct {
 	headers     Headers
 }
 
-// completedFetch is one partition's records from a fetch response, decoded
-// as Poll asks for them (Java's CompletedFetch). Only Poll's goroutine
-// reads it once filed.
+// completedFetch is one partition's records from a fetch response
+// (Java's CompletedFetch), decoded when the response arrived. Only Poll's
+// goroutine reads it once filed.
 type completedFetch struct {
+	recs []rawRecord // at or after the fetch position, in offset order
+	i    int         // the first record Poll has not taken
+	// endOffset and endEpoch are the position after every record and
+	// every batch skipped (control batches, aborted transactions,
+	// offsets compaction removed).
+	endOffset int64
+	endEpoch  int32
+	// err is a corrupt batch after recs; errMore is whether records may
+	// follow it.
+	err     error
+	errMore bool
+
+	// nextOffset and nextEpoch are the position after what next returned
+	// last.
+	nextOffset int64
+	nextEpoch  int32
+}
+
+// buffered is the number of records Poll has not taken.
+func (f *completedFetch) buffered() int { return len(f.recs) - f.i }
+
+// next returns up to max records at or after pos, aliasing f's records.
+// It returns false once the fetch is exhausted.
+func (f *completedFetch) next(pos int64, max int) ([]rawRecord, bool, error) {
+	for f.i < len(f.recs) && f.recs[f.i].offset < pos {
+		f.i++
+	}
+	if f.i == len(f.recs) {
+		if f.err != nil {
+			return nil, f.errMore, f.err
+		}
+		f.nextOffset, f.nextEpoch = f.endOffset, f.endEpoch
+		return nil, false, nil
+	}
+	j := min(len(f.recs), f.i+max)
+	out := f.recs[f.i:j:j]
+	f.i = j
+	if j == len(f.recs) && f.err == nil {
+		f.nextOffset, f.nextEpoch = f.endOffset, f.endEpoch
+		return out, false, nil
+	}
+	last := &out[len(out)-1]
+	f.nextOffset, f.nextEpoch = last.offset+1, last.leaderEpoch
+	return out, true, nil
+}
+
+// batchReader walks a partition's record batches from a fetch response.
+type batchReader struct {
 	data          []byte // batches not started yet
 	readCommitted bool
 	checkCRC      bool
@@ -484,9 +567,28 @@ type completedFetch struct {
 // maxDecompressed bounds a decompressed batch.
 const maxDecompressed = maxResponseBytes
 
+// decodeAll decodes every record at or after pos.
+func (f *batchReader) decodeAll(pos int64) *completedFetch {
+	// Records in the response, as the batch headers count them: enough
+	// room unless compaction left gaps.
+	n := 0
+	for rest := f.data; len(rest) >= record.LogOverhead; {
+		size := int(int32(binary.BigEndian.Uint32(rest[8:]))) + record.LogOverhead
+		if size < record.HeaderSize || size > len(rest) {
+			break
+		}
+		if h, err := record.ParseHeader(rest[:size]); err == nil && h.NumRecords > 0 {
+			n += int(h.NumRecords)
+		}
+		rest = rest[size:]
+	}
+	recs, more, err := f.next(pos, math.MaxInt, make([]rawRecord, 0, n))
+	return &completedFetch{recs: recs, endOffset: f.nextOffset, endEpoch: f.nextEpoch, err: err, errMore: more && err != nil}
+}
+
 // next appends up to max records at or after pos to out. It returns false
 // once the fetch is exhausted.
-func (f *completedFetch) next(pos int64, max int, out []rawRecord) ([]rawRecord, bool, error) {
+func (f *batchReader) next(pos int64, max int, out []rawRecord) ([]rawRecord, bool, error) {
 	for len(out) < max {
 		if !f.inBatch {
 			more, err := f.nextBatch(pos)
@@ -529,7 +631,7 @@ func (f *completedFetch) next(pos int64, max int, out []rawRecord) ([]rawRecord,
 
 // endBatch finishes the current batch: the position moves past it, over
 // any offsets compaction removed from its end.
-func (f *completedFetch) endBatch() {
+func (f *batchReader) endBatch() {
 	f.inBatch = false
 	if n := f.h.NextOffset(); n > f.nextOffset {
 		f.nextOffset, f.nextEpoch = n, f.h.PartitionLeaderEpoch
@@ -539,7 +641,7 @@ func (f *completedFetch) endBatch() {
 // nextBatch starts the next batch with records to return, skipping batches
 // before pos, control batches and (read_committed) aborted transactions.
 // It returns false when no whole batch is left.
-func (f *completedFetch) nextBatch(pos int64) (bool, error) {
+func (f *batchReader) nextBatch(pos int64) (bool, error) {
 	for {
 		if len(f.data) < record.LogOverhead {
 			return false, nil
@@ -590,7 +692,7 @@ func (f *completedFetch) nextBatch(pos int64) (bool, error) {
 
 // consumeAborted moves the aborted transactions that start at or before
 // offset into the set of aborted producers.
-func (f *completedFetch) consumeAborted(offset int64) {
+func (f *batchReader) consumeAborted(offset int64) {
 	for len(f.aborted) > 0 && f.aborted[0].firstOffset <= offset {
 		if f.abortedPIDs == nil {
 			f.abortedPIDs = map[int64]bool{}
@@ -613,10 +715,10 @@ func isAbortMarker(h *record.Header, batch []byte) bool {
 	return abort
 }
 
-func (f *completedFetch) corrupt(err error) error {
+func (f *batchReader) corrupt(err error) error {
 	return f.corruptAt(f.nextOffset, err)
 }
 
-func (f *completedFetch) corruptAt(offset int64, err error) error {
+func (f *batchReader) corruptAt(offset int64, err error) error {
 	return fmt.Errorf("%w: record batch at offset %d is invalid: %v", ErrCorruptRecord, offset, err)
 }

@@ -70,92 +70,121 @@ func (o *outcome) done(err error) {
 
 func clientMain(args []string) error {
 	fs := flag.NewFlagSet("client", flag.ContinueOnError)
+	mode := fs.String("mode", "produce", "produce or consume")
 	name := fs.String("name", "samsa", "samsa or franz")
 	bootstrap := fs.String("bootstrap", "", "broker address")
 	topic := fs.String("topic", "", "topic")
-	records := fs.Int("records", 1000, "records to send")
+	records := fs.Int("records", 1000, "records to send or read")
 	size := fs.Int("size", 100, "value bytes")
 	codec := fs.String("codec", "none", "none or lz4")
 	profile := fs.String("cpuprofile", "", "CPU profile file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	values := valuePool(*size)
-	var out outcome
-	var p producer
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+
+	// measure times run, with its CPU, allocations and peak RSS.
+	measure := func(run func() error) (result, error) {
+		if *profile != "" {
+			f, err := os.Create(*profile)
+			if err != nil {
+				return result{}, err
+			}
+			if err := pprof.StartCPUProfile(f); err != nil {
+				return result{}, err
+			}
+			defer f.Close()
+			defer pprof.StopCPUProfile()
+		}
+		runtime.GC()
+		var ms0, ms1 runtime.MemStats
+		runtime.ReadMemStats(&ms0)
+		cpu0 := cpuSeconds()
+		start := time.Now()
+		if err := run(); err != nil {
+			return result{}, err
+		}
+		elapsed := time.Since(start)
+		cpu1 := cpuSeconds()
+		runtime.ReadMemStats(&ms1)
+		return result{
+			Client:      *name,
+			Records:     *records,
+			Size:        *size,
+			Codec:       *codec,
+			Seconds:     elapsed.Seconds(),
+			RecordsPerS: float64(*records) / elapsed.Seconds(),
+			CPUSeconds:  cpu1 - cpu0,
+			Allocs:      ms1.Mallocs - ms0.Mallocs,
+			AllocBytes:  ms1.TotalAlloc - ms0.TotalAlloc,
+			PeakRSSKiB:  peakRSSKiB(),
+		}, nil
+	}
+
+	var r result
 	var err error
-	switch *name {
-	case "samsa":
-		p, err = newSamsa(*bootstrap, *topic, *codec, &out)
-	case "franz":
-		p, err = newFranz(*bootstrap, *topic, *codec, &out)
+	switch *mode {
+	case "produce":
+		r, err = produceRun(ctx, *name, *bootstrap, *topic, *records, *size, *codec, measure)
+	case "consume":
+		r, err = consumeRun(ctx, *name, *bootstrap, *topic, *records, measure)
 	default:
-		return fmt.Errorf("unknown client %q", *name)
+		err = fmt.Errorf("unknown mode %q", *mode)
 	}
 	if err != nil {
 		return err
 	}
-	defer p.close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
-	defer cancel()
+	return json.NewEncoder(os.Stdout).Encode(r)
+}
 
-	// Warm up: connections, metadata, producer id.
+// produceRun sends records records and returns what it measured. The
+// clock starts after one record was acknowledged (connections, metadata,
+// producer id) and stops at the last acknowledgement.
+func produceRun(ctx context.Context, name, bootstrap, topic string, records, size int, codec string, measure func(run func() error) (result, error)) (result, error) {
+	values := valuePool(size)
+	var out outcome
+	var p producer
+	var err error
+	switch name {
+	case "samsa":
+		p, err = newSamsa(bootstrap, topic, codec, &out)
+	case "franz":
+		p, err = newFranz(bootstrap, topic, codec, &out)
+	default:
+		return result{}, fmt.Errorf("unknown client %q", name)
+	}
+	if err != nil {
+		return result{}, err
+	}
+	defer p.close()
+
 	p.send(ctx, values[0])
 	if err := p.flush(ctx); err != nil {
-		return err
+		return result{}, err
 	}
 	if out.failed.Load() > 0 {
-		return fmt.Errorf("warm-up record failed: %v", out.err.Load())
+		return result{}, fmt.Errorf("warm-up record failed: %v", out.err.Load())
 	}
 	out.acked.Store(0)
 
-	if *profile != "" {
-		f, err := os.Create(*profile)
-		if err != nil {
-			return err
+	r, err := measure(func() error {
+		for i := range records {
+			p.send(ctx, values[i%len(values)])
 		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer f.Close()
-		defer pprof.StopCPUProfile()
+		return p.flush(ctx)
+	})
+	if err != nil {
+		return r, err
 	}
-
-	runtime.GC()
-	var ms0, ms1 runtime.MemStats
-	runtime.ReadMemStats(&ms0)
-	cpu0 := cpuSeconds()
-	start := time.Now()
-	for i := range *records {
-		p.send(ctx, values[i%len(values)])
+	if got := out.acked.Load() + out.failed.Load(); got != int64(records) {
+		return r, fmt.Errorf("%d outcomes for %d records", got, records)
 	}
-	if err := p.flush(ctx); err != nil {
-		return err
-	}
-	elapsed := time.Since(start)
-	cpu1 := cpuSeconds()
-	runtime.ReadMemStats(&ms1)
-
-	if got := out.acked.Load() + out.failed.Load(); got != int64(*records) {
-		return fmt.Errorf("%d outcomes for %d records", got, *records)
-	}
-	r := result{
-		Client:      *name,
-		Records:     *records,
-		Size:        *size,
-		Codec:       *codec,
-		Seconds:     elapsed.Seconds(),
-		RecordsPerS: float64(*records) / elapsed.Seconds(),
-		CPUSeconds:  cpu1 - cpu0,
-		Allocs:      ms1.Mallocs - ms0.Mallocs,
-		AllocBytes:  ms1.TotalAlloc - ms0.TotalAlloc,
-		PeakRSSKiB:  peakRSSKiB(),
-		Errors:      out.failed.Load(),
-	}
+	r.Errors = out.failed.Load()
 	if v, ok := out.err.Load().(string); ok {
 		r.FirstError = v
 	}
-	return json.NewEncoder(os.Stdout).Encode(r)
+	return r, nil
 }
 
 // cpuSeconds is this process's user + system CPU time.

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -60,7 +61,7 @@ func orchestrate(o options, cases []benchCase, clients []string) error {
 			return fmt.Errorf("client %q: want samsa or franz", c)
 		}
 	}
-	work, err := os.MkdirTemp("", "producerbench-")
+	work, err := os.MkdirTemp("", "clientbench-")
 	if err != nil {
 		return err
 	}
@@ -85,6 +86,12 @@ func orchestrate(o options, cases []benchCase, clients []string) error {
 	results := map[string]map[string][]result{} // case -> client -> runs
 	for ci, bc := range cases {
 		results[bc.String()] = map[string][]result{}
+		if o.mode == "consume" {
+			if err := consumeCase(o, self, addr, ci, bc, clients, results); err != nil {
+				return err
+			}
+			continue
+		}
 		for run := 1; run <= o.runs; run++ {
 			order := clients
 			if run%2 == 0 {
@@ -94,11 +101,11 @@ func orchestrate(o options, cases []benchCase, clients []string) error {
 				}
 			}
 			for _, cl := range order {
-				topic := fmt.Sprintf("producerbench-%d-%s-%d", ci, cl, run)
+				topic := fmt.Sprintf("clientbench-produce-%d-%s-%d", ci, cl, run)
 				if err := createTopic(addr, topic, o.partitions); err != nil {
 					return err
 				}
-				r, err := runClient(o, self, cl, addr, topic, bc, run)
+				r, err := runClient(o, self, "produce", cl, addr, topic, bc, run)
 				deleteTopic(addr, topic)
 				if err != nil {
 					return fmt.Errorf("%s, %s, run %d: %w", bc, cl, run, err)
@@ -113,14 +120,49 @@ func orchestrate(o options, cases []benchCase, clients []string) error {
 	return nil
 }
 
+// consumeCase fills a topic with the case's records (Samsa's producer),
+// then reads it from the beginning with every client, o.runs times.
+func consumeCase(o options, self, addr string, ci int, bc benchCase, clients []string, results map[string]map[string][]result) error {
+	topic := fmt.Sprintf("clientbench-consume-%d", ci)
+	if err := createTopic(addr, topic, o.partitions); err != nil {
+		return err
+	}
+	defer deleteTopic(addr, topic)
+	fill, err := runClient(o, self, "produce", "samsa", addr, topic, bc, 0)
+	if err != nil {
+		return fmt.Errorf("%s, filling %s: %w", bc, topic, err)
+	}
+	logf("%s: filled %s at %.0f records/s", bc, topic, fill.RecordsPerS)
+	// The producer's warm-up record is in the topic too.
+	all := bc
+	all.records++
+	for run := 1; run <= o.runs; run++ {
+		order := clients
+		if run%2 == 0 {
+			order = slices.Clone(clients)
+			slices.Reverse(order)
+		}
+		for _, cl := range order {
+			r, err := runClient(o, self, "consume", cl, addr, topic, all, run)
+			if err != nil {
+				return fmt.Errorf("%s, %s, run %d: %w", bc, cl, run, err)
+			}
+			logf("%s run %d %-5s: %9.0f records/s, %6.2f CPU s, %5.2f allocs/record, peak RSS %6.1f MiB",
+				bc, run, cl, r.RecordsPerS, r.CPUSeconds, float64(r.Allocs)/float64(r.Records), float64(r.PeakRSSKiB)/1024)
+			results[bc.String()][cl] = append(results[bc.String()][cl], r)
+		}
+	}
+	return nil
+}
+
 // runClient runs one measured client in a child process.
-func runClient(o options, self, client, addr, topic string, bc benchCase, run int) (result, error) {
-	args := []string{"-client",
+func runClient(o options, self, mode, client, addr, topic string, bc benchCase, run int) (result, error) {
+	args := []string{"-client", "-mode", mode,
 		"-name", client, "-bootstrap", addr, "-topic", topic,
 		"-records", strconv.Itoa(bc.records), "-size", strconv.Itoa(bc.size), "-codec", bc.codec}
 	if o.cpuProfile != "" {
 		args = append(args, "-cpuprofile", filepath.Join(o.cpuProfile,
-			fmt.Sprintf("%s-%d-%d-%s-run%d.pprof", client, bc.records, bc.size, bc.codec, run)))
+			fmt.Sprintf("%s-%s-%d-%d-%s-run%d.pprof", mode, client, bc.records, bc.size, bc.codec, run)))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()

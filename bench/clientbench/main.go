@@ -1,9 +1,15 @@
-// Command producerbench compares Samsa's Go producer (package kafka) with
-// franz-go's producer (kgo), against the same broker in the same run, with
-// the same settings: acks=all, idempotence on, linger 5 ms, batch.size
-// 1 MiB, buffer.memory 32 MiB, no compression and then lz4.
+// Command clientbench compares Samsa's Go clients (package kafka) with
+// franz-go's (kgo), against the same broker in the same run.
 //
-//	go run ./bench/producerbench [-broker kfake|samsa|host:port] [-runs 3]
+//	go run ./bench/clientbench [-mode produce|consume] [-broker kfake|samsa|host:port] [-runs 3]
+//
+// -mode produce (the default) measures the producers with the same
+// settings: acks=all, idempotence on, linger 5 ms, batch.size 1 MiB,
+// buffer.memory 32 MiB. -mode consume fills a topic once with Samsa's
+// producer, then measures each consumer reading it all from the beginning
+// (every partition assigned, no group) with Java's fetch defaults
+// (fetch.max.bytes 50 MiB, max.partition.fetch.bytes 1 MiB,
+// fetch.max.wait.ms 500).
 //
 // The default cases are 1,000,000 records of 100 bytes and 200,000 records
 // of 1 KiB, each without compression and with lz4. For every case and
@@ -41,6 +47,7 @@ type options struct {
 	timeout    time.Duration
 	cpuProfile string
 	markdown   bool
+	mode       string
 }
 
 func main() {
@@ -49,13 +56,13 @@ func main() {
 		switch os.Args[1] {
 		case "-serve-kfake":
 			if err := serveKfake(os.Args[2:]); err != nil {
-				fmt.Fprintln(os.Stderr, "producerbench kfake:", err)
+				fmt.Fprintln(os.Stderr, "clientbench kfake:", err)
 				os.Exit(1)
 			}
 			return
 		case "-client":
 			if err := clientMain(os.Args[2:]); err != nil {
-				fmt.Fprintln(os.Stderr, "producerbench client:", err)
+				fmt.Fprintln(os.Stderr, "clientbench client:", err)
 				os.Exit(1)
 			}
 			return
@@ -71,19 +78,20 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Minute, "limit for each client run")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "directory for a CPU profile of each client run")
 	flag.BoolVar(&o.markdown, "markdown", false, "print the results as a Markdown table")
+	flag.StringVar(&o.mode, "mode", "produce", "produce (measure the producers) or consume (fill a topic, then measure the consumers reading it)")
 	codecs := flag.String("codecs", "none,lz4", "compression.type values to run")
 	flag.Parse()
 	cs, err := parseCases(o.cases, *codecs)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "producerbench:", err)
+		fmt.Fprintln(os.Stderr, "clientbench:", err)
 		os.Exit(2)
 	}
 	if err := orchestrate(o, cs, strings.Split(o.clients, ",")); err != nil {
-		fmt.Fprintln(os.Stderr, "producerbench:", err)
+		fmt.Fprintln(os.Stderr, "clientbench:", err)
 		os.Exit(1)
 	}
 }
 
 func logf(format string, args ...any) {
-	fmt.Fprintf(os.Stderr, "producerbench: "+format+"\n", args...)
+	fmt.Fprintf(os.Stderr, "clientbench: "+format+"\n", args...)
 }

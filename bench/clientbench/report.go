@@ -54,8 +54,13 @@ func report(w io.Writer, o options, cases []benchCase, clients []string, results
 		tw, flush = t, func() { t.Flush() }
 	}
 	row := func(cols ...string) { fmt.Fprintln(tw, start+strings.Join(cols, sep)+end) }
-	fmt.Fprintf(w, "broker %s, %d partitions, acks=all, linger.ms=%d, batch.size=%d, buffer.memory=%d, idempotent; median of %d run(s)\n\n",
-		o.broker, o.partitions, lingerMs, batchBytes, bufferMemory, o.runs)
+	if o.mode == "consume" {
+		fmt.Fprintf(w, "consumers, broker %s, %d partitions, fetch.max.bytes=%d, max.partition.fetch.bytes=%d, fetch.max.wait.ms=%d; median of %d run(s)\n\n",
+			o.broker, o.partitions, fetchMaxBytes, maxPartitionFetchBytes, fetchMaxWaitMs, o.runs)
+	} else {
+		fmt.Fprintf(w, "producers, broker %s, %d partitions, acks=all, linger.ms=%d, batch.size=%d, buffer.memory=%d, idempotent; median of %d run(s)\n\n",
+			o.broker, o.partitions, lingerMs, batchBytes, bufferMemory, o.runs)
+	}
 	row("case", "client", "records/s", "CPU s", "CPU s/1M rec", "allocs/rec", "peak RSS MiB")
 	if o.markdown {
 		row("---", "---", "---:", "---:", "---:", "---:", "---:")
