@@ -62,7 +62,15 @@ type followState struct {
 	truncating bool
 	// backoffUntil delays the partition after an error.
 	backoffUntil time.Time
+	// refusals counts the leader's refusals in a row (see delayRefused).
+	refusals int
 }
+
+// firstRefusalBackoff is the wait after a leader first refuses a
+// partition because it has not yet applied the metadata this follower
+// acts on; it doubles with each refusal in a row up to
+// replica.fetch.backoff.ms.
+const firstRefusalBackoff = 20 * time.Millisecond
 
 func newReplicaFetcher(m *replicaManager, leader int32) *replicaFetcher {
 	return &replicaFetcher{
@@ -245,6 +253,30 @@ func (f *replicaFetcher) delay(t fetchTarget) {
 	f.mu.Unlock()
 }
 
+// delayRefused backs off a partition the leader refused: NOT_LEADER,
+// UNKNOWN_TOPIC_OR_PARTITION or an epoch it does not know yet. That is
+// mostly a leader a moment behind in applying the same metadata (a new
+// topic, a new leader epoch), so the first retries come soon.
+func (f *replicaFetcher) delayRefused(t fetchTarget) {
+	limit := time.Duration(f.m.b.cfg.Int64("replica.fetch.backoff.ms")) * time.Millisecond
+	f.mu.Lock()
+	if st, ok := f.parts[t.p]; ok && st.epoch == t.epoch {
+		d := min(limit, firstRefusalBackoff<<min(st.refusals, 16))
+		st.refusals++
+		st.backoffUntil = time.Now().Add(d)
+	}
+	f.mu.Unlock()
+}
+
+// accepted ends a partition's run of refusals.
+func (f *replicaFetcher) accepted(t fetchTarget) {
+	f.mu.Lock()
+	if st, ok := f.parts[t.p]; ok {
+		st.refusals = 0
+	}
+	f.mu.Unlock()
+}
+
 // truncated marks a partition's divergence settled.
 func (f *replicaFetcher) truncated(t fetchTarget) {
 	f.mu.Lock()
@@ -313,7 +345,7 @@ func (f *replicaFetcher) truncate(conn *brokerConn, targets []fetchTarget) error
 			}
 			if rp.ErrorCode != 0 {
 				f.log.Debug("leader epoch query refused", "topic", rt.Topic, "partition", rp.Partition, "err", kerr.ErrorForCode(rp.ErrorCode))
-				f.delay(t)
+				f.delayRefused(t)
 				continue
 			}
 			f.truncateTo(t, rp.LeaderEpoch, rp.EndOffset)
@@ -433,9 +465,10 @@ func (f *replicaFetcher) apply(conn *brokerConn, t fetchTarget, rp *kmsg.FetchRe
 		// UNKNOWN_LEADER_EPOCH, UNKNOWN_TOPIC_OR_PARTITION: the leader
 		// and this broker see different metadata for now.
 		f.log.Debug("leader refused a partition", "topic", t.p.tp.Topic, "partition", t.p.tp.Partition, "err", err)
-		f.delay(t)
+		f.delayRefused(t)
 		return
 	}
+	f.accepted(t)
 	data := rp.RecordBatches
 	// A response may end with part of a batch cut by the byte limits.
 	whole, err := record.Batches(data, func(record.Header, []byte) error { return nil })
