@@ -142,6 +142,10 @@ type partitionState struct {
 	// only among the last 5 batches it wrote.
 	nextSeq   int32
 	sequenced []*batch
+	// txn is the partition's place in the current transaction of a
+	// transactional producer: AddPartitionsToTxn must name it before its
+	// batches are sent.
+	txn txnPartState
 }
 
 // topicState is the accumulator's state for one topic: its partitions by
@@ -193,11 +197,18 @@ type accumulator struct {
 	fatal            error
 	requestsInFlight int
 
+	// tx is the transactional producer's state, nil without a
+	// transactional.id. REQUIRES: mu held
+	tx *txnStatus
+	// onTxnPartition is called (without mu) when a partition joins the
+	// current transaction, so that AddPartitionsToTxn names it.
+	onTxnPartition func()
+
 	metrics *producerMetrics
 }
 
 func newAccumulator(cfg *producerConfig, pool *bufferPool, m *producerMetrics) *accumulator {
-	return &accumulator{
+	a := &accumulator{
 		cfg:          cfg,
 		pool:         pool,
 		batchLimit:   pool.poolable,
@@ -209,6 +220,10 @@ func newAccumulator(cfg *producerConfig, pool *bufferPool, m *producerMetrics) *
 		epoch:        -1,
 		metrics:      m,
 	}
+	if cfg.transactionalID != "" {
+		a.tx = &txnStatus{}
+	}
+	return a
 }
 
 // batchBufferSize is the size of the batch buffers: batch.size, capped
@@ -307,6 +322,13 @@ func (a *accumulator) append(req *appendReq) (partition int32, need int, err err
 		a.returnUnused(req)
 		return partition, 0, err
 	}
+	if a.tx != nil {
+		if err = a.txnSendErr(); err != nil {
+			a.mu.Unlock()
+			a.returnUnused(req)
+			return partition, 0, err
+		}
+	}
 	ts := a.topicState(req.topic)
 	var st *stickyState
 	if partition < 0 {
@@ -314,6 +336,10 @@ func (a *accumulator) append(req *appendReq) (partition int32, need int, err err
 		partition = st.partition
 	}
 	ps := a.partitionOf(req.topic, ts, partition)
+	newTxnPart := a.tx != nil && ps.txn == txnPartNone
+	if newTxnPart {
+		a.txnAddPartition(ps)
+	}
 	var (
 		b        *batch
 		size     int
@@ -331,6 +357,9 @@ func (a *accumulator) append(req *appendReq) (partition int32, need int, err err
 		if req.buf == nil || cap(req.buf) < need {
 			a.mu.Unlock()
 			a.returnUnused(req)
+			if newTxnPart {
+				a.onTxnPartition()
+			}
 			return partition, need, nil
 		}
 		b = a.newBatch(ps, req.buf, req.alloc)
@@ -351,6 +380,9 @@ func (a *accumulator) append(req *appendReq) (partition int32, need int, err err
 	full := b.full
 	a.mu.Unlock()
 	a.returnUnused(req)
+	if newTxnPart {
+		a.onTxnPartition()
+	}
 	if newBatch || full {
 		leader := int32(-1)
 		if p := req.tm.partitions[partition].Leader; p != nil {
@@ -521,6 +553,9 @@ func (a *accumulator) drain(node int32, cl *Cluster, now time.Time, maxBytes int
 		if len(ps.queue) == 0 || cl.leaderID(ps.tp.topic, ps.tp.partition) != node {
 			continue
 		}
+		if a.tx != nil && ps.txn != txnPartAdded {
+			continue // AddPartitionsToTxn first; its answer wakes us
+		}
 		b := ps.queue[0]
 		if b.attempts > 0 && now.Before(b.retryAt) {
 			soon(b.retryAt)
@@ -690,6 +725,12 @@ func (a *accumulator) finish(b *batch, baseOffset, appendTime int64, err error, 
 func (a *accumulator) failSequenced(b *batch, err error, out *[]completion) {
 	hadSeq := b.seq >= 0 && !b.finished
 	a.finish(b, -1, -1, err, out)
+	if a.tx != nil {
+		// A transactional producer does not bump its epoch itself: the
+		// transaction must abort (or the producer close).
+		a.txnBatchFailed(err, hadSeq, out)
+		return
+	}
 	if a.idempotent && hadSeq {
 		a.bumpNeeded = true
 	}
@@ -905,7 +946,16 @@ func (a *accumulator) canRetry(ps *partitionState, b *batch, code int16, err err
 	if b.attempts >= a.cfg.retries || !now.Before(b.created.Add(a.cfg.deliveryTO)) {
 		return false
 	}
-	if a.idempotent && b.seq >= 0 {
+	if a.tx != nil && b.seq >= 0 {
+		switch code {
+		case codeUnknownProducerID: // the transaction must abort
+			return false
+		case codeOutOfOrderSequence:
+			// Behind an earlier unresolved batch the gap is expected; as
+			// the first unresolved batch, the sequence is lost.
+			return len(ps.sequenced) == 0 || ps.sequenced[0] != b || b.epoch != a.epoch || b.pid != a.pid
+		}
+	} else if a.idempotent && b.seq >= 0 {
 		switch code {
 		case codeUnknownProducerID: // the broker lost our state
 			if b.epoch == a.epoch && b.pid == a.pid {
@@ -1069,7 +1119,8 @@ func (a *accumulator) waitIdle(ctx context.Context) error {
 func (a *accumulator) needProducerID() (need, bump bool, pid int64, epoch int16) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.idempotent || a.fatal != nil {
+	if !a.idempotent || a.fatal != nil || a.tx != nil {
+		// A transactional producer gets its id in InitTransactions.
 		return false, false, 0, 0
 	}
 	if !a.pidReady {

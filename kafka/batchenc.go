@@ -31,6 +31,9 @@ const (
 	hdrRecordCount     = 57
 )
 
+// attrTransactional is the batch attribute of a transaction's records.
+const attrTransactional = 0x10
+
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // varintLen is the size of v as a zig-zag varint.
@@ -100,6 +103,10 @@ type batchHeader struct {
 	producerEpoch   int16
 	baseSequence    int32
 	count           int32
+	// transactional sets attribute bit 4: the batch belongs to a
+	// transaction, and read_committed consumers see it only once a commit
+	// marker follows.
+	transactional bool
 }
 
 // writeBatchHeader fills the header at the start of batch (whose length is
@@ -110,7 +117,11 @@ func writeBatchHeader(batch []byte, h *batchHeader) {
 	binary.BigEndian.PutUint32(batch[hdrLength:], uint32(len(batch)-record.LogOverhead))
 	binary.BigEndian.PutUint32(batch[hdrLeaderEpoch:], 0xffffffff)
 	batch[hdrMagic] = 2
-	binary.BigEndian.PutUint16(batch[hdrAttributes:], uint16(h.codec)&0x07)
+	attrs := uint16(h.codec) & 0x07
+	if h.transactional {
+		attrs |= attrTransactional
+	}
+	binary.BigEndian.PutUint16(batch[hdrAttributes:], attrs)
 	binary.BigEndian.PutUint32(batch[hdrLastOffsetDelta:], uint32(h.lastOffsetDelta))
 	binary.BigEndian.PutUint64(batch[hdrBaseTimestamp:], uint64(h.baseTimestamp))
 	binary.BigEndian.PutUint64(batch[hdrMaxTimestamp:], uint64(h.maxTimestamp))
@@ -139,9 +150,10 @@ func batchProducer(batch []byte) (int64, int16, int32) {
 // body) of the given version around the batches' bytes without copying
 // them: the result alternates encoded bytes and batches, for a vectored
 // write. It encodes exactly what kmsg's RequestFormatter.AppendRequest
-// does for a ProduceRequest of versions 3 to 12 (Topics by name) without
-// a transactional id. scratch is reused for the encoded bytes.
-func produceSegments(scratch []byte, version int16, corr int32, clientID string, acks int16, timeoutMs int32, topics []produceTopic) ([][]byte, []byte) {
+// does for a ProduceRequest of versions 3 to 12 (Topics by name), with the
+// transactional id of a transactional producer or null. scratch is reused
+// for the encoded bytes.
+func produceSegments(scratch []byte, version int16, corr int32, clientID string, txnID *string, acks int16, timeoutMs int32, topics []produceTopic) ([][]byte, []byte) {
 	flexible := version >= 9
 	b := scratch[:0]
 	b = append(b, 0, 0, 0, 0) // frame size, set below
@@ -153,9 +165,18 @@ func produceSegments(scratch []byte, version int16, corr int32, clientID string,
 	b = append(b, clientID...)
 	if flexible {
 		b = append(b, 0) // header tags
-		b = append(b, 0) // transactional id: compact null
-	} else {
+	}
+	switch {
+	case txnID == nil && flexible:
+		b = append(b, 0) // compact null
+	case txnID == nil:
 		b = binary.BigEndian.AppendUint16(b, 0xffff) // null
+	case flexible:
+		b = binary.AppendUvarint(b, uint64(len(*txnID))+1)
+		b = append(b, *txnID...)
+	default:
+		b = binary.BigEndian.AppendUint16(b, uint16(len(*txnID)))
+		b = append(b, *txnID...)
 	}
 	b = binary.BigEndian.AppendUint16(b, uint16(acks))
 	b = binary.BigEndian.AppendUint32(b, uint32(timeoutMs))

@@ -139,8 +139,14 @@ func TestProduceSegments(t *testing.T) {
 	}
 	for _, clientID := range []string{"", "billing-app"} {
 		for v := int16(3); v <= 12; v++ {
+			// A transactional producer names its transactional id.
+			var txnID *string
+			if clientID != "" {
+				txnID = kmsg.StringPtr("billing-tx")
+			}
 			req := kmsg.NewPtrProduceRequest()
 			req.Version = v
+			req.TransactionID = txnID
 			req.Acks = -1
 			req.TimeoutMillis = 30000
 			for _, tp := range topics {
@@ -154,7 +160,7 @@ func TestProduceSegments(t *testing.T) {
 				req.Topics = append(req.Topics, rt)
 			}
 			want := kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID)).AppendRequest(nil, req, 42)
-			segs, _ := produceSegments(nil, v, 42, clientID, -1, 30000, topics)
+			segs, _ := produceSegments(nil, v, 42, clientID, txnID, -1, 30000, topics)
 			if got := bytes.Join(segs, nil); !bytes.Equal(got, want) {
 				t.Errorf("v%d client id %q:\n got %x\nwant %x", v, clientID, got, want)
 			}

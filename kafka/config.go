@@ -602,9 +602,6 @@ func parseProducerConfig(cfg Config, extra func(name string) bool) (*producerCon
 	if v := s.get("interceptor.classes"); v != "" {
 		return nil, configErr("interceptor.classes", v, "Go cannot load Java classes; pass interceptors with kafka.WithInterceptors")
 	}
-	if pc.transactionalID != "" {
-		return nil, configErr("transactional.id", pc.transactionalID, "transactions are not implemented by this client yet")
-	}
 	return pc, nil
 }
 

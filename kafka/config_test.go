@@ -129,6 +129,7 @@ func TestConfigInvalid(t *testing.T) {
 		// otherwise be turned off silently.
 		{[]string{"transactional.id", "tx", "acks", "1"}, "transactional.id"},
 		{[]string{"transactional.id", "tx", "enable.idempotence", "false"}, "transactional.id"},
+		{[]string{"transactional.id", "tx", "max.in.flight.requests.per.connection", "6"}, "transactional.id"},
 		// An explicit delivery.timeout.ms must cover linger.ms +
 		// request.timeout.ms.
 		{[]string{"delivery.timeout.ms", "1000", "linger.ms", "500", "request.timeout.ms", "600"}, "delivery.timeout.ms"},
@@ -175,12 +176,11 @@ func TestConfigIdempotenceImplicit(t *testing.T) {
 	if err != nil || pc.idempotent {
 		t.Errorf("enable.idempotence=false: %v %v", pc, err)
 	}
-	// transactional.id implies idempotence; transactions themselves are
-	// not implemented yet, which is reported under the same setting.
-	_, err = parse(t, "transactional.id", "tx")
-	var ce *ConfigError
-	if !errors.As(err, &ce) || ce.Name != "transactional.id" || !strings.Contains(err.Error(), "not implemented") {
-		t.Errorf("transactional.id: %v", err)
+	// transactional.id implies idempotence, with transaction.timeout.ms
+	// defaulting to Java's 60 s.
+	pc, err = parse(t, "transactional.id", "tx")
+	if err != nil || !pc.idempotent || pc.transactionalID != "tx" || pc.txnTimeoutMs != 60000 {
+		t.Errorf("transactional.id: %+v %v", pc, err)
 	}
 }
 

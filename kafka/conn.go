@@ -27,6 +27,14 @@ var clientVersions = map[int16][2]int16{
 	int16(kmsg.Produce): {3, 12},
 	// v3+ can bump the epoch of an existing producer id (KIP-360).
 	int16(kmsg.InitProducerID): {0, 4},
+	// Transactions, in the protocol of KIP-98 (transactions v1): v4 of
+	// AddPartitionsToTxn is for brokers only, and the later versions of the
+	// others belong to KIP-890's transactions v2. TxnOffsetCommit v3 carries
+	// the consumer's generation and member id (KIP-447).
+	int16(kmsg.AddPartitionsToTxn): {0, 3},
+	int16(kmsg.AddOffsetsToTxn):    {0, 3},
+	int16(kmsg.EndTxn):             {0, 3},
+	int16(kmsg.TxnOffsetCommit):    {0, 3},
 
 	// The consumer's. Fetch v4 brings the isolation level and aborted
 	// transactions (KIP-98), v7 fetch sessions (KIP-227), v9 the current
@@ -316,7 +324,7 @@ type produceRequest struct {
 // at once instead, as other requests are.
 // REQUIRES: c.wmu held.
 func (c *brokerConn) writeProduce(pr *produceRequest, corr int32) error {
-	segs, scratch := produceSegments(c.wbuf[:0], pr.Version, corr, c.opts.clientID, pr.Acks, pr.TimeoutMillis, pr.topics)
+	segs, scratch := produceSegments(c.wbuf[:0], pr.Version, corr, c.opts.clientID, pr.TransactionID, pr.Acks, pr.TimeoutMillis, pr.topics)
 	if cap(scratch) <= 1<<20 {
 		c.wbuf = scratch[:0]
 	}

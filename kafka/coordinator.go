@@ -13,13 +13,17 @@ import (
 
 // coordinator finds and connects to a group's coordinator broker
 // (FindCoordinator), for the group goroutine and for commits and offset
-// fetches from the application's goroutines alike.
+// fetches from the application's goroutines alike, or to a transactional
+// id's transaction coordinator.
 //
 // Locks: mu is held during a lookup, so that concurrent callers share it;
 // it is taken before client.mu and never while waiting on the group.
 type coordinator struct {
 	cl    *client
-	group string
+	group string // the group id, or the transactional id
+	// keyType is FindCoordinator's key type: 0 for a group, 1 for a
+	// transactional id.
+	keyType int8
 
 	mu   sync.Mutex
 	addr string // REQUIRES: mu held; "" while unknown
@@ -59,6 +63,7 @@ func (co *coordinator) invalidate(conn *brokerConn) {
 // find asks any broker where the group's coordinator is.
 func (co *coordinator) find(ctx context.Context) (string, error) {
 	req := kmsg.NewPtrFindCoordinatorRequest()
+	req.CoordinatorType = co.keyType
 	// Both layouts: kmsg writes the one of the version the broker takes
 	// (v4 batches keys, KIP-699).
 	req.CoordinatorKey = co.group

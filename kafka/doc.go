@@ -100,7 +100,9 @@
 // particular: enable.idempotence needs acks=all, retries > 0 and
 // max.in.flight.requests.per.connection <= 5 — if the user set it to true
 // a conflict is an error, if it is on by default it is turned off (and
-// logged); transactional.id needs idempotence; an explicit
+// logged); transactional.id needs idempotence (so acks=all and at most 5
+// requests in flight; enable.idempotence=false with it is an error),
+// transaction.timeout.ms defaults to 60000; an explicit
 // delivery.timeout.ms must be at least linger.ms + request.timeout.ms (the
 // default is raised silently).
 //
@@ -116,9 +118,8 @@
 // compression.type, validated with Java's ranges. client.id defaults to
 // producer-N, as in Java. Settings accepted for compatibility but without
 // effect: client.dns.lookup, metadata.recovery.*, metric.reporters and
-// enable.metrics.push. security.protocol must be PLAINTEXT and
-// transactional.id is refused: TLS, SASL and transactions are not
-// implemented yet.
+// enable.metrics.push. security.protocol must be PLAINTEXT: TLS and SASL
+// are not implemented yet.
 //
 // # Partitioning
 //
@@ -156,12 +157,74 @@
 // across retries; larger values may reorder records of a partition when a
 // batch is retried, and retries may write duplicates.
 //
+// # Transactions
+//
+// A producer with a transactional.id writes records to several partitions
+// atomically, as Java's transactional producer does (KIP-98):
+//
+//	p, err := kafka.NewProducer(kafka.Config{"bootstrap.servers": "localhost:9092",
+//		"transactional.id": "my-transactional-id"}, kafka.StringSerializer{}, kafka.StringSerializer{})
+//	if err != nil { ... }
+//	if err := p.InitTransactions(ctx); err != nil { ... }
+//	p.BeginTransaction()
+//	for i := range 100 {
+//		p.Send(ctx, kafka.ProducerRecord[string, string]{Topic: "my-topic", Key: strconv.Itoa(i), Value: strconv.Itoa(i)})
+//	}
+//	err = p.CommitTransaction(ctx)
+//	switch {
+//	case errors.Is(err, kafka.ErrTransactionAbortable):
+//		p.AbortTransaction(ctx) // then retry the transaction
+//	case err != nil:
+//		p.Close(ctx) // fenced, unauthorized: not recoverable
+//	}
+//
+// InitTransactions finds the transaction coordinator (FindCoordinator
+// with key type 1) and gets the producer id of the transactional id
+// (InitProducerId). That fences any older producer with the same
+// transactional.id: its next send or commit fails with ErrProducerFenced
+// and its open transaction is aborted. Records are sent only inside a
+// transaction; before a partition's first batch of a transaction the
+// producer names it to the coordinator (AddPartitionsToTxn, batching the
+// partitions that wait, and retrying CONCURRENT_TRANSACTIONS after 20 ms
+// as Java does). The batches are flagged transactional and carry the
+// producer id, epoch and sequences. SendOffsetsToTransaction adds a
+// consumer group's offsets (AddOffsetsToTxn, then TxnOffsetCommit to the
+// group coordinator with the member's generation, member id and instance
+// id from Consumer.GroupMetadata, KIP-447), so that a
+// consume-transform-produce loop commits its input offsets with its
+// output (see examples/transactional_etl). CommitTransaction sends every
+// queued record, waits for them, then ends the transaction (EndTxn);
+// AbortTransaction fails the records not sent yet with
+// ErrTransactionAborted, waits for those in flight, and ends it with an
+// abort, after which read_committed consumers never see its records.
+// Close aborts an open transaction. The protocol is transactions v1: the
+// client does not use KIP-890's later versions.
+//
+// The calls follow Java's state machine (UNINITIALIZED, INITIALIZING,
+// READY, IN_TRANSACTION, COMMITTING_TRANSACTION, ABORTING_TRANSACTION,
+// ABORTABLE_ERROR, FATAL_ERROR): a call out of order fails with
+// ErrIllegalState naming the state, and so does a Send outside a
+// transaction. A failed record or transactional request makes the
+// transaction abortable: CommitTransaction (and every Send) then fails
+// with an error matching ErrTransactionAbortable and the cause, and
+// AbortTransaction gets the producer ready for the next transaction (with
+// a new epoch if a sequence was lost). Fatal errors are those Java
+// treats as fatal: ErrProducerFenced (PRODUCER_FENCED and
+// INVALID_PRODUCER_EPOCH), ErrOutOfOrderSequence, ErrUnsupportedVersion
+// and the cluster's and transactional id's authorization errors (an
+// unauthorized topic or group only aborts the transaction, as in Java);
+// after one, every call returns it and the producer must be closed.
+// InitTransactions, SendOffsetsToTransaction, CommitTransaction and
+// AbortTransaction wait at most max.block.ms; after ErrTimeout, calling
+// the same method again resumes it.
+//
 // # Errors
 //
 // Errors match the package's sentinels with errors.Is: ErrTimeout (also
 // ErrBufferExhausted), ErrRecordTooLarge, ErrSerialization,
-// ErrNotEnoughReplicas, ErrAuthorization, ErrUnknownTopicOrPartition, and
-// more. Broker error codes arrive as *BrokerError, which also matches
+// ErrNotEnoughReplicas, ErrAuthorization, ErrUnknownTopicOrPartition,
+// ErrProducerFenced, ErrTransactionAbortable, ErrTransactionAborted,
+// ErrIllegalState, and more. Broker error codes arrive as *BrokerError, which also matches
 // franz-go's kerr values. Retriable reports whether an error is one Java
 // classifies as retriable; the producer has already retried those until
 // delivery.timeout.ms. Messages name the setting to change when there is
@@ -325,7 +388,7 @@
 //
 // # Not yet
 //
-// Transactions, TLS and SASL, produce by topic id (Produce v13), fetching
+// TLS and SASL, transactions v2 (KIP-890), produce by topic id (Produce v13), fetching
 // by topic id (Fetch v13+), consumer interceptors, rack-aware assignment,
 // custom assignors and the consumer's regular-expression subscription
 // resolved by the broker (KIP-848's SubscriptionPattern) are not

@@ -78,9 +78,10 @@ var (
 	// ErrWakeup is returned by the blocking call that Wakeup interrupted
 	// (Java's WakeupException).
 	ErrWakeup error = &clientError{msg: "kafka: woken up"}
-	// ErrIllegalState is a call the consumer's state does not allow: Poll
+	// ErrIllegalState is a call the client's state does not allow: Poll
 	// without a subscription or assignment, Subscribe after Assign, Seek
-	// on a partition not assigned (Java's IllegalStateException).
+	// on a partition not assigned, a transactional call out of order or a
+	// Send outside a transaction (Java's IllegalStateException).
 	ErrIllegalState error = &clientError{msg: "kafka: illegal state"}
 	// ErrInvalidGroupID is a group operation (Subscribe, commits) on a
 	// consumer without group.id.
@@ -154,20 +155,23 @@ var codeSentinels = map[int16]error{
 
 // codeHints say which setting fixes an error the user can fix.
 var codeHints = map[int16]string{
-	kerr.MessageTooLarge.Code:              "the batch is larger than the broker's message.max.bytes (topic max.message.bytes); lower batch.size or max.request.size, or raise the broker limit",
-	kerr.RecordListTooLarge.Code:           "lower batch.size or max.request.size",
-	kerr.NotEnoughReplicas.Code:            "fewer in-sync replicas than the topic's min.insync.replicas; acks=all cannot be satisfied",
-	kerr.NotEnoughReplicasAfterAppend.Code: "fewer in-sync replicas than min.insync.replicas after the append",
-	kerr.TopicAuthorizationFailed.Code:     "the principal lacks WRITE on the topic",
-	kerr.ClusterAuthorizationFailed.Code:   "the principal lacks IDEMPOTENT_WRITE on the cluster; grant it or set enable.idempotence=false",
-	kerr.InvalidRequiredAcks.Code:          "acks must be 0, 1 or all",
-	kerr.RequestTimedOut.Code:              "the broker did not replicate within request.timeout.ms",
-	kerr.GroupAuthorizationFailed.Code:     "the principal lacks READ on the group (group.id)",
-	kerr.InvalidSessionTimeout.Code:        "session.timeout.ms must be within the broker's group.min.session.timeout.ms and group.max.session.timeout.ms",
-	kerr.FencedInstanceID.Code:             "another consumer uses the same group.instance.id",
-	kerr.OffsetMetadataTooLarge.Code:       "the commit's metadata string is longer than the broker's offset.metadata.max.bytes",
-	kerr.UnsupportedAssignor.Code:          "group.remote.assignor names an assignor the broker does not have",
-	kerr.InconsistentGroupProtocol.Code:    "the group's members share no assignor (partition.assignment.strategy) or use another group.protocol",
+	kerr.MessageTooLarge.Code:                    "the batch is larger than the broker's message.max.bytes (topic max.message.bytes); lower batch.size or max.request.size, or raise the broker limit",
+	kerr.RecordListTooLarge.Code:                 "lower batch.size or max.request.size",
+	kerr.NotEnoughReplicas.Code:                  "fewer in-sync replicas than the topic's min.insync.replicas; acks=all cannot be satisfied",
+	kerr.NotEnoughReplicasAfterAppend.Code:       "fewer in-sync replicas than min.insync.replicas after the append",
+	kerr.TopicAuthorizationFailed.Code:           "the principal lacks WRITE on the topic",
+	kerr.ClusterAuthorizationFailed.Code:         "the principal lacks IDEMPOTENT_WRITE on the cluster; grant it or set enable.idempotence=false",
+	kerr.InvalidRequiredAcks.Code:                "acks must be 0, 1 or all",
+	kerr.RequestTimedOut.Code:                    "the broker did not replicate within request.timeout.ms",
+	kerr.GroupAuthorizationFailed.Code:           "the principal lacks READ on the group (group.id)",
+	kerr.InvalidSessionTimeout.Code:              "session.timeout.ms must be within the broker's group.min.session.timeout.ms and group.max.session.timeout.ms",
+	kerr.InvalidTransactionTimeout.Code:          "transaction.timeout.ms must not exceed the broker's transaction.max.timeout.ms",
+	kerr.TransactionalIDAuthorizationFailed.Code: "the principal lacks WRITE on the transactional id (transactional.id)",
+	kerr.ProducerFenced.Code:                     "another producer with the same transactional.id started (InitTransactions); close this one",
+	kerr.FencedInstanceID.Code:                   "another consumer uses the same group.instance.id",
+	kerr.OffsetMetadataTooLarge.Code:             "the commit's metadata string is longer than the broker's offset.metadata.max.bytes",
+	kerr.UnsupportedAssignor.Code:                "group.remote.assignor names an assignor the broker does not have",
+	kerr.InconsistentGroupProtocol.Code:          "the group's members share no assignor (partition.assignment.strategy) or use another group.protocol",
 }
 
 // BrokerError is an error code returned by a broker. errors.Is matches it

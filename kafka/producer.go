@@ -221,6 +221,17 @@ func (p *Producer[K, V]) send(ctx context.Context, rec ProducerRecord[K, V], cb 
 		c.failRecord(rec.Topic, -1, cb, fut, wrapErr(ErrProducerClosed, "cannot send after the producer is closed"))
 		return
 	}
+	if c.txn != nil {
+		// Checked again when the record is queued; failing here spares a
+		// wait for metadata.
+		c.acc.mu.Lock()
+		err := c.acc.txnSendErr()
+		c.acc.mu.Unlock()
+		if err != nil {
+			c.failRecord(rec.Topic, -1, cb, fut, err)
+			return
+		}
+	}
 	for _, ic := range p.interceptors {
 		rec = ic.OnSend(rec)
 	}
@@ -418,9 +429,10 @@ func (p *Producer[K, V]) PartitionsFor(ctx context.Context, topic string) ([]Par
 
 // Close stops taking records, sends every queued one and waits for all
 // outcomes, then stops every goroutine and closes the connections,
-// serializers, partitioner and interceptors. If ctx ends first, records
-// still without an outcome fail with ErrProducerClosed (Java's close with a
-// timeout) and Close returns ctx's error. Every callback and future gets
+// serializers, partitioner and interceptors; a transactional producer
+// first aborts its open transaction, as Java's does. If ctx ends first,
+// records still without an outcome fail with ErrProducerClosed (Java's
+// close with a timeout) and Close returns ctx's error. Every callback and future gets
 // exactly one outcome either way. Calling Close again waits for the first
 // call.
 func (p *Producer[K, V]) Close(ctx context.Context) error {
@@ -436,6 +448,9 @@ func (p *Producer[K, V]) Close(ctx context.Context) error {
 	}
 	p.closed.Store(true)
 	c := p.core
+	if c.txn != nil {
+		c.txn.closeTxn(ctx)
+	}
 	c.acc.beginClose()
 	close(c.closing)
 	c.wakeNode(-1)

@@ -29,6 +29,9 @@ type core struct {
 	metrics *producerMetrics
 	// onAck runs the interceptors' OnAcknowledgement, or is nil.
 	onAck func(RecordMetadata, error)
+	// txn runs the transactions of a producer with a transactional.id;
+	// nil otherwise.
+	txn *txnManager
 
 	closing chan struct{}   // closed when Close begins: blocked Sends give up
 	ctx     context.Context // canceled when Close ends: goroutines exit
@@ -63,6 +66,9 @@ func newCore(cfg *producerConfig, log *slog.Logger, dial dialFunc, onAck func(Re
 	c.acc.wakeManager = c.wakeManagerNow
 	c.acc.onNewBatch = c.onNewBatch
 	c.acc.cluster = c.client.cluster
+	if cfg.transactionalID != "" {
+		c.txn = newTxnManager(c)
+	}
 	c.wg.Add(1)
 	go c.manage()
 	return c
@@ -210,6 +216,10 @@ func (c *core) manage() {
 					pidCh <- pidResult{p, e, err}
 				}()
 			}
+		}
+
+		if c.txn != nil {
+			c.txn.maybeAddPartitions()
 		}
 
 		st := c.client.meta.Load()
@@ -436,6 +446,9 @@ func (s *nodeSender) buildRequest(batches []*batch, now time.Time) (*produceRequ
 	req := &produceRequest{ProduceRequest: kmsg.NewPtrProduceRequest()}
 	req.Acks = c.cfg.acks
 	req.TimeoutMillis = int32(c.cfg.requestTO / time.Millisecond)
+	if c.txn != nil {
+		req.TransactionID = &c.cfg.transactionalID
+	}
 	var (
 		failed  []*batch
 		failErr error
@@ -496,6 +509,7 @@ func (s *nodeSender) encode(b *batch, now time.Time) error {
 		producerEpoch:   b.epoch,
 		baseSequence:    b.seq,
 		count:           b.count,
+		transactional:   c.txn != nil,
 	}
 	uncompressed := len(b.buf)
 	if c.cfg.codec == record.None {
