@@ -239,12 +239,15 @@ func (c *Consumer[K, V]) collect() (ConsumerRecords[K, V], error) {
 		failed := -1
 		var derr error
 		for i := range ch.recs {
-			rec, err := c.deserialize(ch.ps.tp, &ch.recs[i])
-			if err != nil {
+			// Deserialized in place: a ConsumerRecord is large enough
+			// that copying it twice per record shows.
+			k := len(out.recs)
+			out.recs = append(out.recs, ConsumerRecord[K, V]{})
+			if err := c.deserialize(&out.recs[k], ch.ps.tp, &ch.recs[i]); err != nil {
+				out.recs = out.recs[:k]
 				failed, derr = i, err
 				break
 			}
-			out.recs = append(out.recs, rec)
 		}
 		ok := core.finishChunk(ch, failed)
 		if !ok {
@@ -268,30 +271,23 @@ func (c *Consumer[K, V]) collect() (ConsumerRecords[K, V], error) {
 	return out, nil
 }
 
-// deserialize turns a raw record into a ConsumerRecord.
-func (c *Consumer[K, V]) deserialize(tp TopicPartition, r *rawRecord) (ConsumerRecord[K, V], error) {
-	rec := ConsumerRecord[K, V]{
-		Topic:               tp.Topic,
-		Partition:           tp.Partition,
-		Offset:              r.offset,
-		Timestamp:           time.UnixMilli(r.timestamp),
-		TimestampType:       r.tsType,
-		SerializedKeySize:   int(sizeOrNull(r.key)),
-		SerializedValueSize: int(sizeOrNull(r.value)),
-		Headers:             r.headers,
-		LeaderEpoch:         r.leaderEpoch,
-	}
+// deserialize fills rec from a raw record.
+func (c *Consumer[K, V]) deserialize(rec *ConsumerRecord[K, V], tp TopicPartition, r *rawRecord) error {
+	rec.Topic, rec.Partition, rec.Offset = tp.Topic, tp.Partition, r.offset
+	rec.Timestamp, rec.TimestampType = time.UnixMilli(r.timestamp), r.tsType
 	if r.timestamp < 0 {
 		rec.Timestamp, rec.TimestampType = time.Time{}, NoTimestampType
 	}
+	rec.SerializedKeySize, rec.SerializedValueSize = int(sizeOrNull(r.key)), int(sizeOrNull(r.value))
+	rec.Headers, rec.LeaderEpoch = r.headers, r.leaderEpoch
 	var err error
 	if rec.Key, err = c.keyDes.Deserialize(tp.Topic, r.headers, r.key); err != nil {
-		return rec, &RecordDeserializationError{TopicPartition: tp, Offset: r.offset, IsKey: true, Err: err}
+		return &RecordDeserializationError{TopicPartition: tp, Offset: r.offset, IsKey: true, Err: err}
 	}
 	if rec.Value, err = c.valDes.Deserialize(tp.Topic, r.headers, r.value); err != nil {
-		return rec, &RecordDeserializationError{TopicPartition: tp, Offset: r.offset, Err: err}
+		return &RecordDeserializationError{TopicPartition: tp, Offset: r.offset, Err: err}
 	}
-	return rec, nil
+	return nil
 }
 
 // CommitSync commits the positions of every assigned partition, that is
