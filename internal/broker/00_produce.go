@@ -12,7 +12,10 @@ package broker
 // for one); acks=all refuses to write when the ISR is smaller than
 // min.insync.replicas (NOT_ENOUGH_REPLICAS) and is answered once the high
 // watermark covers the batch, that is once every in-sync replica has it,
-// or with REQUEST_TIMED_OUT after the request's timeout.
+// or with REQUEST_TIMED_OUT after the request's timeout. A transactional
+// batch is taken only in a transaction that includes the partition: the
+// first one of a producer's transaction is checked with its transaction
+// coordinator (KIP-890 part 1; txns.go).
 
 import (
 	"errors"
@@ -21,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/samsa-io/samsa/internal/record"
 	"github.com/samsa-io/samsa/internal/storage"
 )
 
@@ -52,7 +56,7 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 			*sp = kmsg.NewProduceResponseTopicPartition() // CurrentLeader defaults to none
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			ack, err := b.producePartition(t, rp, req.Version, req.Acks, now, sp)
+			ack, err := b.producePartition(t, rp, req.TransactionID, req.Version, req.Acks, now, sp)
 			if err != nil {
 				sp.ErrorCode, sp.ErrorMessage = errCode(err)
 				if sp.ErrorCode == kerr.UnknownServerError.Code {
@@ -84,7 +88,7 @@ type pendingAck struct {
 	sp     *kmsg.ProduceResponseTopicPartition
 }
 
-func (b *Broker) producePartition(t *topic, rp *kmsg.ProduceRequestTopicPartition, version, acks int16, now int64, sp *kmsg.ProduceResponseTopicPartition) (pendingAck, error) {
+func (b *Broker) producePartition(t *topic, rp *kmsg.ProduceRequestTopicPartition, txnID *string, version, acks int16, now int64, sp *kmsg.ProduceResponseTopicPartition) (pendingAck, error) {
 	p, err := lookupPartition(t, rp.Partition)
 	if err != nil {
 		return pendingAck{}, err
@@ -100,6 +104,11 @@ func (b *Broker) producePartition(t *topic, rp *kmsg.ProduceRequestTopicPartitio
 	vb, err := validateProduce(rp.Records, version, t.rules, now)
 	if err != nil {
 		return pendingAck{}, err
+	}
+	if h, herr := record.ParseHeader(vb.bytes); herr == nil && h.Transactional() && !p.log.HasOngoingTxn(h.ProducerID) {
+		if err := b.verifyTxnPartition(txnID, h.ProducerID, h.ProducerEpoch, t.name, rp.Partition); err != nil {
+			return pendingAck{}, err
+		}
 	}
 	appendTime := int64(-1)
 	if t.rules.logAppendTime {
@@ -120,6 +129,10 @@ func storageError(err error) error {
 		return errorf(kerr.OutOfOrderSequenceNumber, "%v", err)
 	case errors.Is(err, storage.ErrInvalidProducerEpoch):
 		return errorf(kerr.InvalidProducerEpoch, "%v", err)
+	case errors.Is(err, storage.ErrCoordinatorFenced):
+		return errorf(kerr.TransactionCoordinatorFenced, "%v", err)
+	case errors.Is(err, storage.ErrInvalidTxnState):
+		return errorf(kerr.InvalidTxnState, "%v", err)
 	case errors.Is(err, storage.ErrLogClosed):
 		return errorf(kerr.NotLeaderForPartition, "partition is closing")
 	}

@@ -12,7 +12,9 @@ package broker
 // from the segment files (fetch_response.go).
 //
 // Only a partition's leader serves it. A consumer reads below the high
-// watermark; a follower (replica id >= 0) reads to the log end, and its
+// watermark, or with read_committed (isolation level 1) below the last
+// stable offset, and is then told the aborted transactions overlapping
+// what it reads; a follower (replica id >= 0) reads to the log end, and its
 // fetch offset tells the leader how far its log reaches: the leader
 // records it once per request, moves the high watermark to the smallest
 // log end of the ISR, and asks for the follower to rejoin the ISR once it
@@ -171,7 +173,7 @@ func (b *Broker) collectFetch(req *kmsg.FetchRequest, replica int32, items []fet
 		}
 		ft := &resp.topics[len(resp.topics)-1]
 		fp := fetchPart{partition: it.key.partition, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1}
-		err := b.fetchPartition(it, replica, maxBytes-total, total == 0, &fp)
+		err := b.fetchPartition(it, replica, req.IsolationLevel, maxBytes-total, total == 0, &fp)
 		if err != nil {
 			fp.errCode, _ = errCode(err)
 			anyErr = true
@@ -182,7 +184,10 @@ func (b *Broker) collectFetch(req *kmsg.FetchRequest, replica int32, items []fet
 	return total, anyErr
 }
 
-func (b *Broker) fetchPartition(it *fetchItem, replica int32, room int, first bool, fp *fetchPart) error {
+// readCommitted is the isolation level of read_committed consumers.
+const readCommitted = 1
+
+func (b *Broker) fetchPartition(it *fetchItem, replica int32, isolation int8, room int, first bool, fp *fetchPart) error {
 	p := it.part
 	if p == nil {
 		return it.lookupErr
@@ -197,18 +202,20 @@ func (b *Broker) fetchPartition(it *fetchItem, replica int32, room int, first bo
 		return err
 	}
 	hw := p.highWatermark()
-	fp.highWatermark, fp.lastStableOffset = hw, hw
+	lso := p.log.LastStableOffset()
+	fp.highWatermark, fp.lastStableOffset = hw, lso
 	fp.logStartOffset = p.log.LogStartOffset()
 	limit := min(int(it.maxBytes), room)
 	if limit <= 0 && !first {
 		return nil
 	}
-	// read_uncommitted and read_committed both stop at the high watermark:
-	// with no transactions stored, the last stable offset is the high
-	// watermark. A follower copies everything.
+	// A follower copies everything.
 	maxOffset := hw
-	if replica >= 0 {
+	switch {
+	case replica >= 0:
 		maxOffset = p.log.LogEndOffset()
+	case isolation == readCommitted:
+		maxOffset = lso
 	}
 	rr, err := p.log.Read(it.fetchOffset, max(limit, 0), maxOffset, first)
 	if errors.Is(err, storage.ErrOffsetOutOfRange) {
@@ -218,6 +225,12 @@ func (b *Broker) fetchPartition(it *fetchItem, replica int32, room int, first bo
 		return err
 	}
 	fp.records = rr
+	if isolation == readCommitted && replica < 0 && fp.recordsSize() > 0 {
+		fp.aborted = p.log.AbortedTxns(it.fetchOffset, maxOffset)
+		if fp.aborted == nil {
+			fp.aborted = []storage.AbortedTxn{}
+		}
+	}
 	return nil
 }
 

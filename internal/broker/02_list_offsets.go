@@ -15,9 +15,8 @@ package broker
 // Special timestamps: -1 latest, -2 earliest, -3 max timestamp, -4
 // earliest local, -5 latest tiered. Without tiered storage -4 is the log
 // start offset and -5 finds nothing (offset -1), as in Kafka. Latest is
-// the high watermark; read_committed would stop at the last stable
-// offset, which equals the high watermark while no transactions are
-// stored. Only the leader answers; for a follower (replica id >= 0) or a
+// the high watermark, or the last stable offset for read_committed
+// (isolation level 1, KIP-98). Only the leader answers; for a follower (replica id >= 0) or a
 // debugging tool (-2, which any replica answers) latest is the log end
 // offset. A new leader whose high watermark has not yet reached the start
 // of its epoch answers consumers OFFSET_NOT_AVAILABLE (KIP-207): until the
@@ -89,7 +88,7 @@ func handleListOffsets(b *Broker, r *request) (kmsg.Response, error) {
 			if count[tpKey{rt.Topic, rp.Partition}] > 1 {
 				err = errorf(kerr.InvalidRequest, "partition %s-%d appears more than once", rt.Topic, rp.Partition)
 			} else {
-				err = listOffset(req.Version, req.ReplicaID, t, rp, sp)
+				err = listOffset(req.Version, req.ReplicaID, req.IsolationLevel, t, rp, sp)
 			}
 			sp.ErrorCode, _ = errCode(err)
 		}
@@ -103,7 +102,7 @@ func handleListOffsets(b *Broker, r *request) (kmsg.Response, error) {
 const debuggingReplicaID = -2
 
 // listOffset answers one partition.
-func listOffset(version int16, replicaID int32, t *topic, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) error {
+func listOffset(version int16, replicaID int32, isolation int8, t *topic, rp *kmsg.ListOffsetsRequestTopicPartition, sp *kmsg.ListOffsetsResponseTopicPartition) error {
 	p, err := lookupPartition(t, rp.Partition)
 	if err != nil {
 		return err
@@ -124,6 +123,8 @@ func listOffset(version int16, replicaID int32, t *topic, rp *kmsg.ListOffsetsRe
 		hw = p.log.LogEndOffset() // no isolation: everything in the log
 	} else if hw < epochStart && ts != listEarliest && ts != listEarliestLocal {
 		return kerr.OffsetNotAvailable
+	} else if isolation == readCommitted {
+		hw = p.log.LastStableOffset()
 	}
 	if version == 0 {
 		sp.OldStyleOffsets = oldStyleOffsets(p, ts, rp.MaxNumOffsets, hw)

@@ -9,8 +9,9 @@ package broker
 // count, as the cluster metadata names it; the first group key creates
 // __consumer_offsets. A partition without a leader answers
 // COORDINATOR_NOT_AVAILABLE, and the client asks again.
-// Transactions have no coordinator yet: their keys get
-// COORDINATOR_NOT_AVAILABLE.
+// A transactional id's coordinator is the leader of __transaction_state
+// partition abs(hashCode(transactional id)) % its partition count; the
+// first transaction key creates __transaction_state.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/samsa-io/samsa/internal/cluster"
 	"github.com/samsa-io/samsa/internal/group"
+	"github.com/samsa-io/samsa/internal/txn"
 )
 
 func init() { register(kmsg.FindCoordinator, 0, 6, handleFindCoordinator) }
@@ -50,6 +52,7 @@ func (b *Broker) findCoordinator(keyType int8, key string) kmsg.FindCoordinatorR
 	c := kmsg.NewFindCoordinatorResponseCoordinator()
 	c.Key, c.NodeID, c.Port = key, -1, -1
 	var err error
+	topicName, partitionFor := offsetsTopic, group.PartitionFor
 	switch keyType {
 	case coordinatorGroup:
 		if _, err = b.groups.ensure(); err != nil {
@@ -57,7 +60,13 @@ func (b *Broker) findCoordinator(keyType int8, key string) kmsg.FindCoordinatorR
 			err = errorf(kerr.CoordinatorNotAvailable, "%v", err)
 		}
 	case coordinatorTransaction:
-		err = errorf(kerr.CoordinatorNotAvailable, "transactions are not supported yet")
+		topicName, partitionFor = txnTopic, txn.PartitionFor
+		if key == "" {
+			err = errorf(kerr.InvalidRequest, "empty transactional id")
+		} else if _, err = b.txns.ensure(); err != nil {
+			b.log.Warn("transaction coordinator unavailable", "err", err)
+			err = errorf(kerr.CoordinatorNotAvailable, "%v", err)
+		}
 	default:
 		err = errorf(kerr.InvalidRequest, "unknown coordinator type %d", keyType)
 	}
@@ -66,15 +75,15 @@ func (b *Broker) findCoordinator(keyType int8, key string) kmsg.FindCoordinatorR
 		return c
 	}
 	snap := b.snapshot()
-	t := snap.Topic(offsetsTopic)
+	t := snap.Topic(topicName)
 	if t == nil || len(t.Partitions) == 0 {
-		c.ErrorCode, c.ErrorMessage = errCode(errorf(kerr.CoordinatorNotAvailable, "%s does not exist yet", offsetsTopic))
+		c.ErrorCode, c.ErrorMessage = errCode(errorf(kerr.CoordinatorNotAvailable, "%s does not exist yet", topicName))
 		return c
 	}
-	leader := t.Partitions[group.PartitionFor(key, int32(len(t.Partitions)))].Leader
+	leader := t.Partitions[partitionFor(key, int32(len(t.Partitions)))].Leader
 	ep, ok := b.clientEndpoint(snap, leader)
 	if leader == cluster.NoLeader || !ok {
-		c.ErrorCode, c.ErrorMessage = errCode(errorf(kerr.CoordinatorNotAvailable, "the coordinator's %s partition has no leader", offsetsTopic))
+		c.ErrorCode, c.ErrorMessage = errCode(errorf(kerr.CoordinatorNotAvailable, "the coordinator's %s partition has no leader", topicName))
 		return c
 	}
 	c.NodeID, c.Host, c.Port = leader, ep.Host, ep.Port

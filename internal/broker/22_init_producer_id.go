@@ -1,6 +1,7 @@
 package broker
 
-// InitProducerId, versions 0-5, for idempotent producers (KIP-98).
+// InitProducerId, versions 0-5, for idempotent and transactional
+// producers (KIP-98).
 //
 // v2 is flexible; v3 lets a producer send its current id and epoch to be
 // bumped after an error instead of being given a new id (KIP-360); v4
@@ -9,9 +10,11 @@ package broker
 // transactional id Kafka hands out a fresh id with epoch 0 every time,
 // ignoring any id and epoch sent, and so does this broker: ids come from
 // blocks reserved in the cluster metadata store, so no two brokers, and
-// no restart, hand one out twice. The transaction timeout only matters for transactions.
-// Transactions need a transaction coordinator, which this broker does not
-// have yet: a transactional id gets COORDINATOR_NOT_AVAILABLE.
+// no restart, hand one out twice. A transactional id goes to its
+// transaction coordinator (internal/txn): the leader of its
+// __transaction_state partition, which keeps one producer id per
+// transactional id and bumps its epoch at every InitProducerId, fencing
+// older producers and aborting their open transaction first.
 
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -42,7 +45,19 @@ func handleInitProducerID(b *Broker, r *request) (kmsg.Response, error) {
 		// transaction (Kafka's TransactionCoordinator).
 		err = errorf(kerr.InvalidRequest, "transactional id must be null or non-empty")
 	case req.TransactionalID != nil:
-		err = errorf(kerr.CoordinatorNotAvailable, "transactions are not supported yet; only idempotent producers (no transactional.id) are")
+		c, cerr := b.txns.ensure()
+		if cerr != nil {
+			err = errorf(kerr.CoordinatorNotAvailable, "%v", cerr)
+			break
+		}
+		ctx, cancel := b.txnContext()
+		res, kerrv := c.InitProducerID(ctx, *req.TransactionalID, req.TransactionTimeoutMillis, req.ProducerID, req.ProducerEpoch, req.Version >= 4)
+		cancel()
+		if kerrv != nil {
+			resp.ErrorCode = kerrv.Code
+			return resp, nil
+		}
+		resp.ProducerID, resp.ProducerEpoch = res.ProducerID, res.Epoch
 	default:
 		ctx, cancel := b.metadataContext()
 		var id int64

@@ -975,8 +975,13 @@ func TestAdminInitProducerID(t *testing.T) {
 	if resp := initPID(nil, last, -1, 4); resp.ErrorCode != kerr.InvalidRequest.Code {
 		t.Errorf("id without epoch: %v, want INVALID_REQUEST", kerr.ErrorForCode(resp.ErrorCode))
 	}
-	if resp := initPID(strp("txn"), -1, -1, 4); resp.ErrorCode != kerr.CoordinatorNotAvailable.Code || resp.ProducerID != -1 {
-		t.Errorf("transactional id: error %v id %d, want COORDINATOR_NOT_AVAILABLE, -1", kerr.ErrorForCode(resp.ErrorCode), resp.ProducerID)
+	// A transactional id keeps its producer id and has its epoch bumped.
+	first := initPID(strp("txn"), -1, -1, 4)
+	again := initPID(strp("txn"), -1, -1, 4)
+	if first.ErrorCode != 0 || again.ErrorCode != 0 || again.ProducerID != first.ProducerID || again.ProducerEpoch != first.ProducerEpoch+1 {
+		t.Errorf("transactional id: %v id %d epoch %d, then %v id %d epoch %d; want the same id, epoch bumped",
+			kerr.ErrorForCode(first.ErrorCode), first.ProducerID, first.ProducerEpoch,
+			kerr.ErrorForCode(again.ErrorCode), again.ProducerID, again.ProducerEpoch)
 	}
 
 	// Unique across restarts, and an idempotent kgo producer works.

@@ -32,6 +32,7 @@ type Broker struct {
 	pids      *cluster.ProducerIDs
 	sessions  *fetchSessions
 	groups    *groupCoordinator // consumer groups and committed offsets
+	txns      *txnCoordinator   // transactions and __transaction_state
 	replicas  *replicaManager   // replica fetchers and the ISR checks
 
 	// regEpoch is the broker epoch of the latest registration, 0 before
@@ -117,6 +118,7 @@ func NewContext(ctx context.Context, cfg *config.Broker, logger *slog.Logger) (*
 		return nil, err
 	}
 	b.groups = newGroups(b)
+	b.txns = newTxns(b)
 	b.replicas = newReplicaManager(b)
 	return b, nil
 }
@@ -154,10 +156,11 @@ func (b *Broker) Start() error {
 	// a client finds every partition this broker leads and the
 	// controller.
 	b.apply(b.waitController())
-	b.bg.Add(3)
+	b.bg.Add(4)
 	go b.runApplier()
 	go b.keepSession()
 	go b.groups.runLoader()
+	go b.txns.runLoader()
 	b.replicas.start()
 	for _, ln := range b.listeners {
 		b.log.Info("listening", "addr", ln.Addr().String(), "node.id", b.nodeID, "cluster.id", b.clusterID,
@@ -268,6 +271,7 @@ func (b *Broker) close(abandon bool) error {
 	b.wg.Wait()
 	b.bg.Wait()
 	b.replicas.stop()
+	b.txns.close()
 	b.closeGroups()
 	if abandon {
 		b.node.Abandon()

@@ -35,7 +35,10 @@ type fetchPart struct {
 	highWatermark    int64
 	lastStableOffset int64
 	logStartOffset   int64
-	records          storage.ReadResult
+	// aborted lists the aborted transactions overlapping the records of
+	// a read_committed fetch; nil encodes as null.
+	aborted []storage.AbortedTxn
+	records storage.ReadResult
 }
 
 func (p *fetchPart) recordsSize() int {
@@ -95,11 +98,20 @@ func (r *fetchResponse) encode(dst []byte, regions *[]region) ([]byte, error) {
 			if v >= 5 {
 				dst = binary.BigEndian.AppendUint64(dst, uint64(p.logStartOffset))
 			}
-			// Aborted transactions: null, as no transactions are stored.
-			if flex {
+			switch {
+			case p.aborted == nil && flex:
 				dst = append(dst, 0)
-			} else {
+			case p.aborted == nil:
 				dst = binary.BigEndian.AppendUint32(dst, 0xffffffff)
+			default:
+				arrayLen(len(p.aborted))
+				for _, a := range p.aborted {
+					dst = binary.BigEndian.AppendUint64(dst, uint64(a.ProducerID))
+					dst = binary.BigEndian.AppendUint64(dst, uint64(a.FirstOffset))
+					if flex {
+						dst = append(dst, 0)
+					}
+				}
 			}
 			if v >= 11 {
 				dst = binary.BigEndian.AppendUint32(dst, 0xffffffff) // preferred read replica: none

@@ -265,7 +265,7 @@ func checkValidated(t *testing.T, data []byte, vb validatedBatch, rules *batchRu
 	if h.Size() != len(vb.bytes) || len(vb.bytes) > rules.maxMessageBytes {
 		t.Fatalf("accepted batch of %d bytes, header says %d, max %d", len(vb.bytes), h.Size(), rules.maxMessageBytes)
 	}
-	if h.NumRecords <= 0 || h.LastOffsetDelta != h.NumRecords-1 || h.Control() || h.Transactional() {
+	if h.NumRecords <= 0 || h.LastOffsetDelta != h.NumRecords-1 || h.Control() || (h.Transactional() && (h.ProducerID < 0 || h.BaseSequence < 0)) {
 		t.Fatalf("accepted batch header %+v", h)
 	}
 	if rules.recompress && h.Compression() != rules.targetCodec {

@@ -172,6 +172,7 @@ func (b *Broker) apply(snap *cluster.Snapshot) {
 	// Before publishing: a request that finds __consumer_offsets finds
 	// its coordinator too.
 	b.groups.prepare(topics[offsetsTopic])
+	b.txns.prepare(topics[txnTopic])
 
 	b.topicsMu.Lock()
 	b.topics, b.topicsByID, b.meta = topics, byID, snap
@@ -182,6 +183,7 @@ func (b *Broker) apply(snap *cluster.Snapshot) {
 		b.replicas.follow(ch)
 	}
 	b.groups.follow(topics[offsetsTopic])
+	b.txns.follow(topics[txnTopic])
 
 	b.topicsMu.Lock()
 	b.appliedRev = snap.Revision

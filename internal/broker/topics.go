@@ -300,6 +300,12 @@ func (b *Broker) autoCreateTopic(name string) (*topic, error) {
 		}
 		return b.getTopic(name), nil
 	}
+	if name == txnTopic {
+		if _, err := b.txns.ensure(); err != nil {
+			return nil, err
+		}
+		return b.getTopic(name), nil
+	}
 	if !b.cfg.Bool("auto.create.topics.enable") {
 		return nil, errorf(kerr.UnknownTopicOrPartition, "topic %q does not exist and auto.create.topics.enable is false", name)
 	}
@@ -316,4 +322,4 @@ func (b *Broker) autoCreateTopic(name string) (*topic, error) {
 
 // isInternalTopic reports Kafka's internal topics, which clients read but
 // do not write.
-func isInternalTopic(name string) bool { return name == offsetsTopic }
+func isInternalTopic(name string) bool { return name == offsetsTopic || name == txnTopic }

@@ -73,8 +73,8 @@ func validateProduce(data []byte, version int16, rules *batchRules, now int64) (
 	if h.Control() {
 		return vb, errorf(kerr.InvalidRecord, "clients may not produce control batches")
 	}
-	if h.Transactional() {
-		return vb, errorf(kerr.InvalidTxnState, "transactional batches are not accepted: this broker does not coordinate transactions")
+	if h.Transactional() && (h.ProducerID < 0 || h.BaseSequence < 0) {
+		return vb, errorf(kerr.InvalidRecord, "a transactional batch needs a producer id and a sequence")
 	}
 	if h.Compression() > record.Zstd {
 		return vb, errorf(kerr.CorruptMessage, "unknown compression codec %d", h.Compression())
@@ -91,6 +91,7 @@ func validateProduce(data []byte, version int16, rules *batchRules, now int64) (
 	if rebuild {
 		builder = record.NewBuilder(rules.targetCodec)
 		builder.ProducerID, builder.ProducerEpoch, builder.BaseSequence = h.ProducerID, h.ProducerEpoch, h.BaseSequence
+		builder.Transactional = h.Transactional()
 	}
 	if !rebuild {
 		err = checkRecords(&h, data, rules, now)

@@ -111,6 +111,14 @@ var BrokerDefs = []Def{
 	{Name: "group.consumer.session.timeout.ms", Type: Int, Default: "45000", Min: 1, Max: maxInt},
 	{Name: "group.consumer.heartbeat.interval.ms", Type: Int, Default: "5000", Min: 1, Max: maxInt},
 	{Name: "group.consumer.max.size", Type: Int, Default: "2147483647", Min: 1, Max: maxInt},
+	{Name: "transaction.state.log.num.partitions", Type: Int, Default: "50", Min: 1, Max: maxInt, Doc: "partitions of __transaction_state, fixed once it exists"},
+	{Name: "transaction.state.log.replication.factor", Type: Int, Default: "3", Min: 1, Max: maxShort, Doc: "replicas of each __transaction_state partition, capped by the live brokers when it is created"},
+	{Name: "transaction.state.log.min.isr", Type: Int, Default: "2", Min: 1, Max: maxInt, Doc: "min.insync.replicas of __transaction_state, capped by its replication factor"},
+	{Name: "transaction.state.log.segment.bytes", Type: Int, Default: "104857600", Min: 1, Max: maxInt},
+	{Name: "transaction.max.timeout.ms", Type: Int, Default: "900000", Min: 1, Max: maxInt, Doc: "the largest transaction.timeout.ms a producer may ask for"},
+	{Name: "transactional.id.expiration.ms", Type: Int, Default: "604800000", Min: 1, Max: maxInt, Doc: "how long a transactional id without transactions is kept"},
+	{Name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", Type: Int, Default: "10000", Min: 1, Max: maxInt, Doc: "how often transactions past their timeout are aborted"},
+	{Name: "transaction.remove.expired.transaction.cleanup.interval.ms", Type: Int, Default: "3600000", Min: 1, Max: maxInt, Doc: "how often expired transactional ids are removed"},
 	// The cluster: where its metadata lives (etcd) and how the controller
 	// and replication behave.
 	{Name: "controller.quorum.voters", Type: List, Doc: "id@host:port of each broker that embeds an etcd member, the port being that member's peer port (Kafka's KRaft syntax); with neither this nor etcd.endpoints the broker embeds a single member"},
@@ -151,6 +159,5 @@ var IgnoredBrokerProps = []string{
 	"process.roles", "controller.listener.names", "listener.security.protocol.map",
 	"inter.broker.listener.name", "zookeeper.connect", "zookeeper.connection.timeout.ms",
 	"broker.heartbeat.interval.ms",
-	"transaction.state.log.replication.factor", "transaction.state.log.min.isr",
 	"log.preallocate", "queued.max.requests",
 }

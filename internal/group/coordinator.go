@@ -223,9 +223,12 @@ type shard struct {
 	classic  map[string]*classicGroup
 	consumer map[string]*consumerGroup
 	// offsets: group -> topic -> partition.
-	offsets  map[string]map[string]map[int32]*offsetEntry
-	timers   map[timerKey]*shardTimer
-	timerSeq uint64
+	offsets map[string]map[string]map[int32]*offsetEntry
+	// pendingTxn holds transactional offsets until their marker, by
+	// producer id (txn_offsets.go).
+	pendingTxn map[int64]pendingOffsets
+	timers     map[timerKey]*shardTimer
+	timerSeq   uint64
 }
 
 func newShard(c *Coordinator, id int32) *shard {
@@ -239,6 +242,7 @@ func (s *shard) reset() {
 	s.classic = map[string]*classicGroup{}
 	s.consumer = map[string]*consumerGroup{}
 	s.offsets = map[string]map[string]map[int32]*offsetEntry{}
+	s.pendingTxn = map[int64]pendingOffsets{}
 	for _, t := range s.timers {
 		t.t.Stop()
 	}
@@ -261,12 +265,7 @@ func (s *shard) load() error {
 	// Replay into a private shard, without s.mu, so requests meanwhile
 	// are answered COORDINATOR_LOAD_IN_PROGRESS instead of waiting.
 	tmp := newShard(s.c, s.id)
-	err := s.c.log.Replay(s.id, func(batch []byte) error {
-		return eachRecord(batch, func(r coordRecord) error {
-			tmp.replay(r)
-			return nil
-		})
-	})
+	err := s.c.log.Replay(s.id, tmp.replayBatch)
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -279,7 +278,7 @@ func (s *shard) load() error {
 		return fmt.Errorf("loading __consumer_offsets-%d: %w", s.id, err)
 	}
 	s.reset()
-	s.classic, s.consumer, s.offsets = tmp.classic, tmp.consumer, tmp.offsets
+	s.classic, s.consumer, s.offsets, s.pendingTxn = tmp.classic, tmp.consumer, tmp.offsets, tmp.pendingTxn
 	s.onLoaded()
 	s.status = shardActive
 	return nil

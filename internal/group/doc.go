@@ -106,6 +106,14 @@
 //     __consumer_offsets or __transaction_state.
 //   - Ties in classic protocol selection go to the leader's preference
 //     (Kafka: hash order).
-//   - There is no transaction coordinator yet: no offset is ever pending,
-//     so OffsetFetch's require_stable changes nothing.
+//
+// # Transactional offsets
+//
+// TxnOffsetCommit (txn_offsets.go) writes offset commit records as the
+// producer's transactional batch (producer id and epoch, transactional
+// attribute, no sequence). They stay pending, per producer, until the
+// transaction's marker is written to the partition: a COMMIT (control
+// record type 1) makes them committed offsets, an ABORT (type 0) drops
+// them. A load replays the same way. OffsetFetch with require_stable
+// answers UNSTABLE_OFFSET_COMMIT for a partition with pending offsets.
 package group

@@ -199,14 +199,15 @@ func (s *shard) validateOffsetCommit(req *kmsg.OffsetCommitRequest) *kerr.Error 
 }
 
 // OffsetFetch serves OffsetFetch: one group (v0-v7) or several (v8+,
-// KIP-709). Without transactions no offset is ever pending, so
-// require_stable changes nothing.
+// KIP-709). With require_stable (v7+, KIP-447), a partition whose offset
+// an open transaction holds answers UNSTABLE_OFFSET_COMMIT, and the
+// client asks again.
 func (c *Coordinator) OffsetFetch(rc RequestContext, req *kmsg.OffsetFetchRequest) *kmsg.OffsetFetchResponse {
 	resp := kmsg.NewPtrOffsetFetchResponse()
 	resp.Version = req.Version
 	if req.Version >= 8 {
 		for i := range req.Groups {
-			resp.Groups = append(resp.Groups, c.fetchGroupOffsets(&req.Groups[i]))
+			resp.Groups = append(resp.Groups, c.fetchGroupOffsets(&req.Groups[i], req.RequireStable))
 		}
 		return resp
 	}
@@ -220,7 +221,7 @@ func (c *Coordinator) OffsetFetch(rc RequestContext, req *kmsg.OffsetFetchReques
 		gt.Topic, gt.Partitions = t.Topic, t.Partitions
 		g.Topics = append(g.Topics, gt)
 	}
-	rg := c.fetchGroupOffsets(&g)
+	rg := c.fetchGroupOffsets(&g, req.Version >= 7 && req.RequireStable)
 	resp.ErrorCode = rg.ErrorCode
 	for _, t := range rg.Topics {
 		rt := kmsg.NewOffsetFetchResponseTopic()
@@ -239,7 +240,7 @@ func (c *Coordinator) OffsetFetch(rc RequestContext, req *kmsg.OffsetFetchReques
 	return resp
 }
 
-func (c *Coordinator) fetchGroupOffsets(rg *kmsg.OffsetFetchRequestGroup) kmsg.OffsetFetchResponseGroup {
+func (c *Coordinator) fetchGroupOffsets(rg *kmsg.OffsetFetchRequestGroup, requireStable bool) kmsg.OffsetFetchResponseGroup {
 	out := kmsg.NewOffsetFetchResponseGroup()
 	out.Group = rg.Group
 	code := func() *kerr.Error {
@@ -267,6 +268,16 @@ func (c *Coordinator) fetchGroupOffsets(rg *kmsg.OffsetFetchRequestGroup) kmsg.O
 			}
 		}
 		out.Topics = s.fetchOffsets(rg)
+		if requireStable && len(s.pendingTxn) > 0 {
+			for i := range out.Topics {
+				t := &out.Topics[i]
+				for j := range t.Partitions {
+					if p := &t.Partitions[j]; s.hasPending(rg.Group, t.Topic, p.Partition) {
+						p.ErrorCode, p.Offset = kerr.UnstableOffsetCommit.Code, -1
+					}
+				}
+			}
+		}
 		return nil
 	}()
 	if code != nil {

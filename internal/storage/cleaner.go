@@ -30,6 +30,13 @@ import (
 // and so does the last batch of a segment, so the segment still reaches
 // the next one's base.
 //
+// Transactions: the cleanable section ends before the first unstable
+// offset (an open or unreplicated transaction), records of aborted
+// transactions (found through the transaction indexes) are removed and
+// never enter the offset map, and a transaction marker stays until its
+// segment is older than delete.retention.ms after a first cleaning and no
+// record of its transaction remains, as Kafka's cleaner does.
+//
 // A rewritten segment is written to <base>.log.cleaned and synced, then
 // renamed to <base>.log.swap (the commit point), the old segment renamed
 // to .deleted and the .swap to .log. At startup a .cleaned file is
@@ -65,16 +72,17 @@ func (l *Log) dirtyRatio(now time.Time) (ratio float64, cleanableEnd int64, forc
 	for i, s := range segs {
 		maxes[i] = s.maxTimestamp
 	}
+	unstable := l.ps.firstUnstableOffset(l.HighWatermark())
 	l.mu.RUnlock()
 	firstDirty := max(l.cleaner.firstDirty.Load(), l.logStart.Load())
 	nowMs := now.UnixMilli()
 	var clean, dirty int64
 	cleanableEnd = -1
 	for i, s := range segs[:len(segs)-1] { // never the active segment
-		if maxes[i] > nowMs-cfg.MinCompactionLagMs {
+		next := segs[i+1].base
+		if maxes[i] > nowMs-cfg.MinCompactionLagMs || next > unstable {
 			break
 		}
-		next := segs[i+1].base
 		if next <= firstDirty {
 			clean += s.size.Load()
 			continue
@@ -183,6 +191,7 @@ func (m *Manager) clean(l *Log) error {
 	segs := l.segments
 	l.mu.RUnlock()
 	throttle := newThrottle(m.cfg.Cleaner.IOMaxBytesPerSecond)
+	txns := &txnCleaning{aborted: abortedByProducer(segs), retained: map[int64]bool{}}
 
 	// The offset map of the dirty section.
 	latest := map[string]int64{}
@@ -198,7 +207,7 @@ func (m *Manager) clean(l *Log) error {
 		}
 		var segKeys int64
 		err := eachSegmentRecord(s, throttle, func(h *record.Header, r *record.Record) {
-			if r.Key == nil {
+			if r.Key == nil || inAborted(txns.aborted, h) {
 				return
 			}
 			off := h.BaseOffset + int64(r.OffsetDelta)
@@ -233,7 +242,7 @@ func (m *Manager) clean(l *Log) error {
 		// older than delete.retention.ms.
 		dropTombstones := segs[i+1].base <= firstDirty && s.maxTimestamp >= 0 && s.maxTimestamp < deleteHorizon
 		before += s.size.Load()
-		n, err := l.rewriteSegment(s, latest, dropTombstones, throttle)
+		n, err := l.rewriteSegment(s, latest, dropTombstones, txns, throttle)
 		if err != nil {
 			return err
 		}
@@ -271,7 +280,7 @@ func eachSegmentRecord(s *segment, th *throttle, fn func(h *record.Header, r *re
 
 // rewriteSegment writes the retained records of s to a new segment file
 // and swaps it in. It returns the new segment's size.
-func (l *Log) rewriteSegment(s *segment, latest map[string]int64, dropTombstones bool, th *throttle) (int64, error) {
+func (l *Log) rewriteSegment(s *segment, latest map[string]int64, dropTombstones bool, txns *txnCleaning, th *throttle) (int64, error) {
 	cleanedName := fileName(l.dir, s.base, logSuffix+cleanedSuffix)
 	out, err := l.fs.OpenFile(cleanedName, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
@@ -292,7 +301,7 @@ func (l *Log) rewriteSegment(s *segment, latest map[string]int64, dropTombstones
 		pos += int64(h.Size())
 		// The last batch of a segment stays, even empty, so the segment
 		// still ends where the next one begins.
-		kept, err := retainBatch(&h, b, latest, dropTombstones, pos == r.size)
+		kept, err := txns.retain(&h, b, latest, dropTombstones, pos == r.size)
 		if err != nil {
 			out.Close()
 			l.fs.Remove(cleanedName)
@@ -329,10 +338,39 @@ func (l *Log) rewriteSegment(s *segment, latest map[string]int64, dropTombstones
 	return written, l.swapSegment(s, cleanedName)
 }
 
-// retainBatch returns the batch with only its retained records: the batch
-// itself when all stay, nil when none do and it need not stay as an empty
-// batch (keepEmpty, or an idempotent producer's batch, must).
-func retainBatch(h *record.Header, b []byte, latest map[string]int64, dropTombstones, keepEmpty bool) ([]byte, error) {
+// txnCleaning is what a cleaning pass knows of transactions: the aborted
+// ones, and for each producer whether records of its current transaction
+// were kept so far in the pass (its marker must then stay).
+type txnCleaning struct {
+	aborted  map[int64][]AbortedTxn
+	retained map[int64]bool
+}
+
+// retain is retainBatch with transactions: an aborted transaction's batch
+// loses its records, and a marker goes once tombstones may and no record
+// of its transaction is left.
+func (t *txnCleaning) retain(h *record.Header, b []byte, latest map[string]int64, dropTombstones, keepEmpty bool) ([]byte, error) {
+	if h.Control() {
+		kept := t.retained[h.ProducerID]
+		delete(t.retained, h.ProducerID)
+		if h.Transactional() && dropTombstones && !kept && !keepEmpty {
+			return nil, nil
+		}
+		return b, nil
+	}
+	aborted := inAborted(t.aborted, h)
+	out, err := retainBatch(h, b, latest, dropTombstones, keepEmpty, aborted)
+	if err == nil && h.Transactional() && !aborted && len(out) > record.HeaderSize {
+		t.retained[h.ProducerID] = true
+	}
+	return out, err
+}
+
+// retainBatch returns the batch with only its retained records (none with
+// dropAll): the batch itself when all stay, nil when none do and it need
+// not stay as an empty batch (keepEmpty, or an idempotent producer's
+// batch, must).
+func retainBatch(h *record.Header, b []byte, latest map[string]int64, dropTombstones, keepEmpty, dropAll bool) ([]byte, error) {
 	if h.Control() {
 		return b, nil
 	}
@@ -344,6 +382,9 @@ func retainBatch(h *record.Header, b []byte, latest map[string]int64, dropTombst
 	total := 0
 	err := record.EachRecord(h, b, maxDecompressed, func(r *record.Record) error {
 		total++
+		if dropAll {
+			return nil
+		}
 		off := h.BaseOffset + int64(r.OffsetDelta)
 		if r.Key != nil {
 			if last, ok := latest[string(r.Key)]; ok && last > off {
@@ -423,6 +464,10 @@ func (l *Log) swapSegment(s *segment, cleanedName string) error {
 	}
 	ns, err := openSegment(l.fs, l.dir, s.base, false)
 	if err != nil {
+		return err
+	}
+	if err := ns.loadTxnIndex(); err != nil {
+		ns.close()
 		return err
 	}
 	if _, err := ns.recover(l.cfg.IndexIntervalBytes); err != nil {

@@ -206,7 +206,7 @@ func TestCompactionCrashDuringSwap(t *testing.T) {
 					t.Fatal(err)
 				}
 				pos += int64(h.Size())
-				kept, err := retainBatch(&h, b, latest, false, pos == r.size)
+				kept, err := retainBatch(&h, b, latest, false, pos == r.size, false)
 				if err != nil {
 					t.Fatal(err)
 				}

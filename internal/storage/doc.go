@@ -25,8 +25,15 @@
 //	00000000000000000000.timeindex  sparse time index: 12-byte entries
 //	                                (max timestamp so far int64,
 //	                                offset - base uint32)
+//	00000000000000000000.txnindex   aborted transactions whose ABORT marker
+//	                                is in the segment: 34-byte entries
+//	                                (version int16, producer id, first
+//	                                offset, last offset, last stable offset,
+//	                                int64s), created on the first one
 //	00000000000000000000.snapshot   producer state at that offset (Kafka's
-//	                                snapshot format v1), written at rolls
+//	                                snapshot format v1, with each open
+//	                                transaction's first offset), written at
+//	                                rolls
 //	leader-epoch-checkpoint         "epoch startOffset" per leader epoch
 //	partition.metadata              the topic id
 //
@@ -80,6 +87,17 @@
 // cleaning, the active segment is never touched, and a rewritten segment
 // is swapped in through <base>.log.cleaned and <base>.log.swap so that a
 // crash at any step leaves a correct log.
+//
+// # Transactions
+//
+// The producer state also tracks each transactional producer's open
+// transaction, from its first batch to the COMMIT or ABORT marker the
+// coordinator appends (txn.go). The last stable offset is the high
+// watermark, or the first offset of the oldest transaction still open or
+// whose marker is not yet below the high watermark. An ABORT is indexed
+// in the .txnindex of the marker's segment; recovery rebuilds the index
+// of every segment it rescans by replaying the log from a snapshot at or
+// before it.
 //
 // # Replication
 //

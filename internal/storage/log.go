@@ -200,7 +200,17 @@ func (l *Log) Append(batches []byte, leaderEpoch int32, logAppendTime int64) (Ap
 
 func (l *Log) appendLocked(batches []byte, hdrs []record.Header, leaderEpoch int32, logAppendTime int64) (AppendResult, error) {
 	res := AppendResult{LogAppendTime: -1, LogStartOffset: l.logStart.Load()}
-	if len(hdrs) == 1 && hdrs[0].Idempotent() {
+	// Markers and the coordinators' transactional writes carry no
+	// sequence: only their epochs are checked (txn.go).
+	for i, pos := 0, 0; i < len(hdrs); i++ {
+		if hdrs[i].Idempotent() && !sequenced(&hdrs[i]) {
+			if err := l.ps.checkTxnBatch(&hdrs[i], batches[pos:pos+hdrs[i].Size()]); err != nil {
+				return res, err
+			}
+		}
+		pos += hdrs[i].Size()
+	}
+	if len(hdrs) == 1 && sequenced(&hdrs[0]) {
 		if d, ok := l.ps.duplicate(&hdrs[0]); ok {
 			res.FirstOffset, res.LastOffset, res.Duplicate = d.firstOffset, d.lastOffset, true
 			if logAppendTime >= 0 {
@@ -213,14 +223,14 @@ func (l *Log) appendLocked(batches []byte, hdrs []record.Header, leaderEpoch int
 	// through pending, the state as it would be after the earlier ones.
 	var pending map[int64]*producerEntry
 	if len(hdrs) == 1 {
-		if hdrs[0].Idempotent() {
+		if sequenced(&hdrs[0]) {
 			if err := l.ps.check(&hdrs[0], nil); err != nil {
 				return res, err
 			}
 		}
 	} else {
 		for i := range hdrs {
-			if hdrs[i].Idempotent() {
+			if sequenced(&hdrs[i]) {
 				if pending == nil {
 					pending = map[int64]*producerEntry{}
 				}
@@ -275,13 +285,14 @@ func (l *Log) appendLocked(batches []byte, hdrs []record.Header, leaderEpoch int
 	}
 	nowMs := now.UnixMilli()
 	for i := range hdrs {
-		if hdrs[i].Idempotent() {
+		if sequenced(&hdrs[i]) {
 			l.ps.update(&hdrs[i], nowMs, pending)
 		}
 	}
 	if pending != nil {
 		l.ps.commit(pending)
 	}
+	l.appendTxnBatches(batches, hdrs, nowMs)
 	if n := len(l.epochs); leaderEpoch >= 0 && (n == 0 || l.epochs[n-1].epoch < leaderEpoch) {
 		l.epochs = append(l.epochs, epochEntry{leaderEpoch, hdrs[0].BaseOffset})
 		if err := l.writeEpochs(); err != nil {
@@ -719,6 +730,13 @@ func (l *Log) retire(s *segment) []string {
 			continue
 		}
 		names = append(names, to)
+	}
+	if s.deleted && len(s.abortedTxns()) > 0 {
+		s.closeTxnIndex()
+		from := fileName(l.dir, s.base, txnIndexSuffix)
+		if err := l.fs.Rename(from, from+deletedSuffix); err == nil {
+			names = append(names, from+deletedSuffix)
+		}
 	}
 	return names
 }

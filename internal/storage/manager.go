@@ -195,6 +195,7 @@ func (m *Manager) loadDir(dir string) error {
 			return fmt.Errorf("loading %s: %w", path, err)
 		}
 		l.highWatermark.Store(min(max(hws[tp], l.logStart.Load()), l.logEnd.Load()))
+		l.ps.pruneUnreplicated(l.highWatermark.Load())
 		l.cleaner.firstDirty.Store(min(dirty[tp], l.logEnd.Load()))
 		m.logs[tp] = l
 	}
@@ -279,7 +280,7 @@ func (m *Manager) openLog(dir string, tp TopicPartition, clean bool, recoveryPoi
 	}
 	slices.Sort(bases)
 	for _, e := range entries {
-		for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+		for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 			if base, ok := parseBase(e.Name(), suf); ok && !slices.Contains(bases, base) {
 				m.fs.Remove(filepath.Join(dir, e.Name()))
 			}
@@ -315,6 +316,20 @@ func (m *Manager) openLog(dir string, tp TopicPartition, clean bool, recoveryPoi
 			}
 		}
 		if !needRecover {
+			if err := s.loadTxnIndex(); err != nil {
+				m.logger.Warn("rebuilding the transaction index of a segment", "dir", dir, "base", s.base, "reason", err)
+				s.rebuildTxn = true
+			}
+		} else {
+			s.rebuildTxn = true
+		}
+		if s.rebuildTxn {
+			if err := s.rewriteTxnIndex(nil); err != nil {
+				l.closeSegments()
+				return nil, err
+			}
+		}
+		if !needRecover {
 			if !active {
 				s.nextOffset.Store(l.segments[i+1].base)
 			}
@@ -337,7 +352,7 @@ func (m *Manager) openLog(dir string, tp TopicPartition, clean bool, recoveryPoi
 			for _, later := range l.segments[i+1:] {
 				m.logger.Warn("deleting a segment after a truncated one", "dir", dir, "segment", later.base)
 				later.close()
-				for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+				for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 					m.fs.Remove(fileName(dir, later.base, suf))
 				}
 			}
@@ -393,12 +408,21 @@ func (l *Log) loadProducerState() error {
 	end := l.logEnd.Load()
 	activeBase := l.segments[len(l.segments)-1].base
 	from := l.segments[0].base
+	// Segments whose transaction index is rebuilt are replayed whole, so
+	// the snapshot must not be past the first of them.
+	rebuildFrom := int64(math.MaxInt64)
+	for _, s := range l.segments {
+		if s.rebuildTxn {
+			rebuildFrom = s.base
+			break
+		}
+	}
 	for _, off := range l.snapshotOffsets() {
 		if off > end {
 			l.fs.Remove(fileName(l.dir, off, snapshotSuffix))
 			continue
 		}
-		if off > activeBase || off < l.segments[0].base {
+		if off > activeBase || off < l.segments[0].base || off > rebuildFrom {
 			continue
 		}
 		b, err := readFile(l.fs, fileName(l.dir, off, snapshotSuffix))
@@ -427,11 +451,26 @@ func (l *Log) loadProducerState() error {
 			if err != nil {
 				return err
 			}
-			if h.BaseOffset >= from && h.Idempotent() {
+			if h.BaseOffset >= from && sequenced(&h) {
 				l.ps.update(&h, now, nil)
+			}
+			if h.BaseOffset >= from && h.Transactional() {
+				if h.Control() {
+					if _, b, err = r.batchAt(pos); err != nil {
+						return err
+					}
+				}
+				if a, ok := l.ps.trackTxn(&h, b, now); ok && s.rebuildTxn {
+					if err := s.appendAborted(a); err != nil {
+						return err
+					}
+				}
 			}
 			pos += int64(h.Size())
 		}
+	}
+	for _, s := range l.segments {
+		s.rebuildTxn = false
 	}
 	if err := l.loadEarlierBatches(from); err != nil {
 		return err
@@ -489,7 +528,7 @@ func (l *Log) loadEarlierBatches(from int64) error {
 		if err != nil {
 			return err
 		}
-		if h.Idempotent() && h.LastOffset() < from {
+		if sequenced(&h) && h.LastOffset() < from {
 			pre.update(&h, 0, nil)
 		}
 		pos += int64(h.Size())

@@ -32,6 +32,12 @@ type producerEntry struct {
 	// lastTimestamp is the wall-clock ms of the last append, for
 	// producer id expiry.
 	lastTimestamp int64
+	// inTxn is set while the producer has a transaction open in the
+	// partition, which began at txnFirstOffset (txn.go).
+	inTxn          bool
+	txnFirstOffset int64
+	// coordinatorEpoch is that of the last marker written for it.
+	coordinatorEpoch int32
 }
 
 func (e *producerEntry) lastSeq() int32 {
@@ -50,10 +56,15 @@ func (e *producerEntry) lastOffset() int64 {
 
 type producerState struct {
 	producers map[int64]*producerEntry
+	// ongoing maps producers with an open transaction to its first
+	// offset; unreplicated lists completed transactions whose markers
+	// may still be above the high watermark (txn.go).
+	ongoing      map[int64]int64
+	unreplicated []completedTxn
 }
 
 func newProducerState() *producerState {
-	return &producerState{producers: map[int64]*producerEntry{}}
+	return &producerState{producers: map[int64]*producerEntry{}, ongoing: map[int64]int64{}}
 }
 
 // duplicate returns the metadata of an earlier batch with the same
@@ -113,7 +124,7 @@ func (ps *producerState) update(h *record.Header, now int64, pending map[int64]*
 	if pending != nil {
 		if e = pending[h.ProducerID]; e == nil {
 			// Work on a copy: the append may still fail.
-			e = &producerEntry{epoch: h.ProducerEpoch}
+			e = &producerEntry{epoch: h.ProducerEpoch, coordinatorEpoch: -1}
 			if cur := ps.producers[h.ProducerID]; cur != nil {
 				*e = *cur
 				e.batches = slices.Clone(cur.batches)
@@ -121,7 +132,7 @@ func (ps *producerState) update(h *record.Header, now int64, pending map[int64]*
 			pending[h.ProducerID] = e
 		}
 	} else if e = ps.producers[h.ProducerID]; e == nil {
-		e = &producerEntry{epoch: h.ProducerEpoch, batches: make([]batchMeta, 0, maxBatchesPerProducer)}
+		e = &producerEntry{epoch: h.ProducerEpoch, batches: make([]batchMeta, 0, maxBatchesPerProducer), coordinatorEpoch: -1}
 		ps.producers[h.ProducerID] = e
 	}
 	if h.ProducerEpoch != e.epoch {
@@ -149,8 +160,9 @@ func (ps *producerState) commit(pending map[int64]*producerEntry) {
 // offset: their records are gone.
 func (ps *producerState) truncateHead(logStart int64) {
 	for id, e := range ps.producers {
-		if e.lastOffset() < logStart {
+		if e.lastOffset() < logStart && (!e.inTxn || e.txnFirstOffset < logStart) {
 			delete(ps.producers, id)
+			delete(ps.ongoing, id)
 		}
 	}
 }
@@ -158,7 +170,7 @@ func (ps *producerState) truncateHead(logStart int64) {
 // expire forgets producers idle for longer than maxIdleMs.
 func (ps *producerState) expire(now, maxIdleMs int64) {
 	for id, e := range ps.producers {
-		if now-e.lastTimestamp >= maxIdleMs {
+		if now-e.lastTimestamp >= maxIdleMs && !e.inTxn {
 			delete(ps.producers, id)
 		}
 	}
@@ -171,7 +183,7 @@ func (ps *producerState) expire(now, maxIdleMs int64) {
 //	count int32, then per producer:
 //	  producer id int64, epoch int16, last sequence int32, last offset int64,
 //	  offset delta int32, timestamp int64, coordinator epoch int32,
-//	  current transaction first offset int64 (-1)
+//	  current transaction first offset int64 (-1 when none is open)
 const (
 	snapshotVersion   = 1
 	snapshotEntrySize = 8 + 2 + 4 + 8 + 4 + 8 + 4 + 8
@@ -180,7 +192,7 @@ const (
 func (ps *producerState) encodeSnapshot() []byte {
 	ids := make([]int64, 0, len(ps.producers))
 	for id, e := range ps.producers {
-		if len(e.batches) > 0 {
+		if len(e.batches) > 0 || e.inTxn {
 			ids = append(ids, id)
 		}
 	}
@@ -191,15 +203,22 @@ func (ps *producerState) encodeSnapshot() []byte {
 	b = binary.BigEndian.AppendUint32(b, uint32(len(ids)))
 	for _, id := range ids {
 		e := ps.producers[id]
-		last := e.batches[len(e.batches)-1]
+		last := batchMeta{firstSeq: -1, lastSeq: -1, firstOffset: e.txnFirstOffset, lastOffset: e.txnFirstOffset, timestamp: -1}
+		if len(e.batches) > 0 {
+			last = e.batches[len(e.batches)-1]
+		}
+		txnFirst := int64(-1)
+		if e.inTxn {
+			txnFirst = e.txnFirstOffset
+		}
 		b = binary.BigEndian.AppendUint64(b, uint64(id))
 		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
 		b = binary.BigEndian.AppendUint32(b, uint32(last.lastSeq))
 		b = binary.BigEndian.AppendUint64(b, uint64(last.lastOffset))
 		b = binary.BigEndian.AppendUint32(b, uint32(last.lastOffset-last.firstOffset))
 		b = binary.BigEndian.AppendUint64(b, uint64(last.timestamp))
-		b = binary.BigEndian.AppendUint32(b, 0xffffffff) // coordinator epoch -1
-		b = binary.BigEndian.AppendUint64(b, 0xffffffffffffffff)
+		b = binary.BigEndian.AppendUint32(b, uint32(e.coordinatorEpoch))
+		b = binary.BigEndian.AppendUint64(b, uint64(txnFirst))
 	}
 	binary.BigEndian.PutUint32(b[2:], crc32.Checksum(b[6:], castagnoli))
 	return b
@@ -233,6 +252,18 @@ func decodeSnapshot(b []byte, now int64) (*producerState, error) {
 		lastOffset := int64(binary.BigEndian.Uint64(e[14:]))
 		delta := int32(binary.BigEndian.Uint32(e[22:]))
 		ts := int64(binary.BigEndian.Uint64(e[26:]))
+		coordEpoch := int32(binary.BigEndian.Uint32(e[34:]))
+		txnFirst := int64(binary.BigEndian.Uint64(e[38:]))
+		if lastSeq < 0 {
+			// Only an open transaction (no sequenced batch yet).
+			pe := &producerEntry{epoch: epoch, lastTimestamp: now, coordinatorEpoch: coordEpoch}
+			if txnFirst >= 0 {
+				pe.inTxn, pe.txnFirstOffset = true, txnFirst
+				ps.ongoing[id] = txnFirst
+			}
+			ps.producers[id] = pe
+			continue
+		}
 		first := int64(lastSeq) - int64(delta)
 		if first < 0 { // the batch wrapped past MaxInt32
 			first += math.MaxInt32 + 1
@@ -245,7 +276,13 @@ func decodeSnapshot(b []byte, now int64) (*producerState, error) {
 				firstOffset: lastOffset - int64(delta), lastOffset: lastOffset,
 				timestamp: ts,
 			}},
-			lastTimestamp: now,
+			lastTimestamp:    now,
+			coordinatorEpoch: coordEpoch,
+		}
+		if txnFirst >= 0 {
+			pe := ps.producers[id]
+			pe.inTxn, pe.txnFirstOffset = true, txnFirst
+			ps.ongoing[id] = txnFirst
 		}
 	}
 	return ps, nil

@@ -78,7 +78,7 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendResult, error) {
 	for i := range hdrs {
 		h := &hdrs[i]
 		records += int64(h.NumRecords)
-		if h.Idempotent() && !h.Control() {
+		if sequenced(h) {
 			l.ps.update(h, nowMs, nil)
 		}
 		if n := len(l.epochs); h.PartitionLeaderEpoch >= 0 && (n == 0 || l.epochs[n-1].epoch < h.PartitionLeaderEpoch) {
@@ -86,6 +86,7 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendResult, error) {
 			epochsChanged = true
 		}
 	}
+	l.appendTxnBatches(batches, hdrs, nowMs)
 	if epochsChanged {
 		if err := l.writeEpochs(); err != nil {
 			l.logger.Error("writing the leader epoch checkpoint", "dir", l.dir, "err", err)
@@ -115,7 +116,7 @@ func (l *Log) rebaseEmptyActive(base int64) error {
 	segs := append([]*segment(nil), l.segments[:len(l.segments)-1]...)
 	l.segments = append(segs, s)
 	old.close()
-	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		l.fs.Remove(fileName(l.dir, old.base, suf))
 	}
 	if len(l.segments) == 1 && l.logStart.Load() < base {
@@ -183,7 +184,7 @@ func (l *Log) TruncateTo(offset int64) (int64, error) {
 	}
 	for _, later := range l.segments[i+1:] {
 		later.close()
-		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 			l.fs.Remove(fileName(l.dir, later.base, suf))
 		}
 	}
@@ -193,6 +194,10 @@ func (l *Log) TruncateTo(offset int64) (int64, error) {
 		return 0, err
 	}
 	if err := s.ix.truncateTo(newEnd); err != nil {
+		l.closed = true
+		return 0, err
+	}
+	if err := s.truncateTxnIndex(newEnd); err != nil {
 		l.closed = true
 		return 0, err
 	}
@@ -257,12 +262,16 @@ func (l *Log) truncateFullyLocked(offset int64) (int64, error) {
 		s.close()
 		return 0, err
 	}
+	if err := s.rewriteTxnIndex(nil); err != nil {
+		s.close()
+		return 0, err
+	}
 	for _, old := range l.segments {
 		if old.base == offset {
 			continue // the same files, reopened above
 		}
 		old.close()
-		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+		for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 			l.fs.Remove(fileName(l.dir, old.base, suf))
 		}
 	}

@@ -36,6 +36,14 @@ type segment struct {
 	created         time.Time // when the segment was opened for appends (segment.ms)
 	indexMissing    bool      // an index file did not exist when opened
 	deleted         bool
+	rebuildTxn      bool // recovered: its transaction index is rebuilt from the log
+
+	// The transaction index (txn.go): txnMu guards aborted, which reads
+	// search while the appender extends it, and txnFile, opened on the
+	// first entry.
+	txnMu   sync.RWMutex
+	aborted []AbortedTxn
+	txnFile File
 }
 
 const (
@@ -97,6 +105,7 @@ func openSegment(fs FS, dir string, base int64, create bool) (*segment, error) {
 func (s *segment) close() {
 	s.file.Close()
 	s.ix.close()
+	s.closeTxnIndex()
 }
 
 // readHeader reads the header of the batch at pos. It returns io.EOF at
@@ -199,6 +208,9 @@ func (s *segment) seal() error {
 
 func (s *segment) sync() error {
 	if err := s.file.Sync(); err != nil {
+		return err
+	}
+	if err := s.syncTxnIndex(); err != nil {
 		return err
 	}
 	return s.ix.sync()
