@@ -192,7 +192,7 @@ func (a stickyAssignor) userData(last []TopicPartition, generation int32) []byte
 	md := kmsg.NewStickyMemberMetadata()
 	md.Generation = generation
 	for _, o := range ownedByTopic(last) {
-		md.CurrentAssignment = append(md.CurrentAssignment, kmsg.StickyMemberMetadataCurrentAssignment{Topic: o.Topic, Partitions: o.Partitions})
+		md.CurrentAssignment = append(md.CurrentAssignment, kmsg.StickyMemberMetadataCurrentAssignment(o))
 	}
 	return md.AppendTo(nil)
 }

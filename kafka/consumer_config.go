@@ -87,7 +87,7 @@ var assignorNames = map[string]string{
 func checkAssignors(v string) error {
 	for _, n := range splitList(v) {
 		if _, ok := assignorNames[n]; !ok {
-			return fmt.Errorf("Go cannot load Java classes; %q is not one of the built-in assignors %s, %s, %s, %s (or their protocol names range, roundrobin, sticky, cooperative-sticky)",
+			return fmt.Errorf("%q is not one of the built-in assignors %s, %s, %s, %s (or their protocol names range, roundrobin, sticky, cooperative-sticky); Java classes cannot be loaded",
 				n, rangeAssignorClass, roundRobinAssignorClass, stickyAssignorClass, cooperativeStickyAssignorClass)
 		}
 	}

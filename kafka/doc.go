@@ -290,9 +290,10 @@
 // max.partition.fetch.bytes, in a fetch session (KIP-227) so that each
 // request names only the partitions whose position moved. Poll sends the
 // next fetches before it returns records, so they arrive while the
-// application works. Records are decompressed (every codec) and decoded
-// on Poll's goroutine, max.poll.records at a time, and their CRCs checked
-// (check.crcs). isolation.level=read_committed stops at the last stable
+// application works. Records are decompressed (every codec), their CRCs
+// checked (check.crcs) and decoded on the fetching goroutine as a
+// response arrives, so that decoding overlaps the application's work;
+// Poll deserializes max.poll.records at a time. isolation.level=read_committed stops at the last stable
 // offset and drops aborted transactions using the fetch response's list
 // of them. A position without a committed offset, or out of range, is
 // reset by auto.offset.reset (earliest, latest, none, by_duration:);
@@ -381,20 +382,23 @@
 // describes (classic groups with DescribeGroups, KIP-848 groups with
 // ConsumerGroupDescribe) and deletes consumer groups, lists, alters and
 // deletes their committed offsets, computes their lag (ConsumerGroupLag),
-// lists offsets and deletes records. Each call takes a context, returns
+// lists offsets and deletes records, describes log directories, elects
+// leaders (preferred and unclean), alters and lists partition
+// reassignments, describes producers and transactions and lists
+// transactions, and replaces whole configs (the legacy AlterConfigs,
+// deprecated as in Java). Each call takes a context, returns
 // every resource's result with its own error (matching kerr values such
 // as kerr.TopicAlreadyExists), and retries what a moving controller or
 // coordinator answers until default.api.timeout.ms.
 //
 // # Not yet
 //
-// TLS and SASL, transactions v2 (KIP-890), produce by topic id (Produce v13), fetching
-// by topic id (Fetch v13+), consumer interceptors, rack-aware assignment,
-// custom assignors and the consumer's regular-expression subscription
-// resolved by the broker (KIP-848's SubscriptionPattern) are not
-// implemented; nor, in the admin client, log dirs, leader elections,
-// partition reassignments, producers and transactions, ACLs, quotas and
-// the legacy (non-incremental) AlterConfigs.
+// TLS and SASL, transactions v2 (KIP-890), produce by topic id (Produce
+// v13), fetching by topic id (Fetch v13+), consumer interceptors,
+// rack-aware assignment, custom assignors and the consumer's
+// regular-expression subscription resolved by the broker (KIP-848's
+// SubscriptionPattern) are not implemented; nor, in the admin client,
+// ACLs and quotas.
 //
 // A batch the broker refuses as larger than its message.max.bytes
 // (MESSAGE_TOO_LARGE) is split in two and sent again, as Java does, down

@@ -15,11 +15,11 @@ import (
 // The fetch path, as the Java consumer's Fetcher: at most one Fetch in
 // flight per broker, for the assigned partitions that broker leads (or a
 // preferred read replica, KIP-392) whose position is known and that have
-// no records buffered. A response's records are kept per partition as
-// they came (batches, not decoded) until Poll takes them: decompression
-// and decoding happen on Poll's goroutine, max.poll.records at a time.
-// Poll sends the next fetches before it returns records, so the next
-// records are on their way while the application processes these.
+// no records buffered. A response's batches are decompressed, checked and
+// decoded on the fetching goroutine as it arrives (decodeFetch), and kept
+// per partition until Poll takes them, max.poll.records at a time. Poll
+// sends the next fetches before it returns records, so the next records
+// are on their way while the application processes these.
 //
 // Fetch sessions (KIP-227): each broker keeps the set of partitions this
 // consumer fetches from it, so after the first (full) request each one
@@ -37,11 +37,10 @@ type fetchSession struct {
 
 // sessionPart is what a fetch request says about one partition.
 type sessionPart struct {
-	offset      int64
-	curEpoch    int32 // the leader epoch we know, for fencing (KIP-320)
-	lastEpoch   int32 // the epoch of the last record read, for divergence
-	maxBytes    int32
-	topicExists bool
+	offset    int64
+	curEpoch  int32 // the leader epoch we know, for fencing (KIP-320)
+	lastEpoch int32 // the epoch of the last record read, for divergence
+	maxBytes  int32
 }
 
 func (s *fetchSession) reset() { *s = fetchSession{} }

@@ -417,7 +417,7 @@ func (g *groupMember) leaderAssign(resp *kmsg.JoinGroupResponse, counts map[stri
 		ma := kmsg.NewConsumerMemberAssignment()
 		ma.Version = min(m.version, 3)
 		for _, o := range ownedByTopic(plan[m.memberID]) {
-			ma.Topics = append(ma.Topics, kmsg.ConsumerMemberAssignmentTopic{Topic: o.Topic, Partitions: o.Partitions})
+			ma.Topics = append(ma.Topics, kmsg.ConsumerMemberAssignmentTopic(o))
 		}
 		sa := kmsg.NewSyncGroupRequestGroupAssignment()
 		sa.MemberID, sa.MemberAssignment = m.memberID, ma.AppendTo(nil)

@@ -38,6 +38,11 @@ type consumerState struct {
 	// wasFenced is set when the coordinator fenced the member; the loop
 	// then gives up its partitions.
 	wasFenced bool
+	// assigning are the partitions of an assignment waiting for Poll to
+	// take them. Heartbeats meanwhile report them as owned: reported
+	// missing, the coordinator could give them to another member before
+	// this one's listener is told it has them.
+	assigning []TopicPartition
 }
 
 // newMemberID makes a member id as Java's Uuid.randomUuid().toString()
@@ -182,7 +187,11 @@ func (g *groupMember) consumerHeartbeat(memberID string, epoch int32, topics []s
 		req.ServerAssignor = kmsg.StringPtr(g.cfg.remoteAssignor)
 	}
 	req.Topics = []kmsg.ConsumerGroupHeartbeatRequestTopic{}
-	for _, o := range ownedByTopic(g.owned) {
+	owned := g.owned
+	if len(g.kip848.assigning) > 0 {
+		owned = sortTPs(append(slices.Clone(g.owned), g.kip848.assigning...))
+	}
+	for _, o := range ownedByTopic(owned) {
 		m := cl.topic(o.Topic)
 		if m == nil {
 			continue
@@ -228,7 +237,10 @@ func (g *groupMember) reconcile(target *kmsg.ConsumerGroupHeartbeatResponseAssig
 		g.owned = minus(g.owned, revoked)
 	}
 	st := &rebalanceStep{assigned: added, callAssigned: true, done: make(chan struct{})}
-	if !g.await(st, g.consumerBeat) || s.wasFenced {
+	s.assigning = added
+	ok := g.await(st, g.consumerBeat)
+	s.assigning = nil
+	if !ok || s.wasFenced {
 		return
 	}
 	g.owned = want
