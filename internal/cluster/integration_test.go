@@ -550,3 +550,33 @@ func TestImportFileStoreAndProducerIDs(t *testing.T) {
 		}
 	}
 }
+
+// A broker that is not the controller is still campaigning for the role
+// when it closes. If the metadata quorum is gone by then (the last
+// brokers of a cluster stopping together), its Close still returns.
+func TestCloseWithoutQuorumWhileCampaigning(t *testing.T) {
+	nodes, _ := startVoters(t, 3)
+	for i, n := range nodes {
+		register(t, n, int32(i+1), "")
+	}
+	snap := waitFor(t, nodes[0], "a controller", func(s *Snapshot) bool {
+		return len(s.Brokers) == 3 && s.Controller.ID != NoLeader
+	})
+	var candidate *Node
+	for i, n := range nodes {
+		if int32(i+1) != snap.Controller.ID && candidate == nil {
+			candidate = n
+			continue
+		}
+		n.Abandon()
+	}
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() { done <- candidate.Close() }()
+	select {
+	case err := <-done:
+		t.Logf("Close returned after %v without a quorum: %v", time.Since(start), err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close of a campaigning broker did not return within 30s without a quorum")
+	}
+}

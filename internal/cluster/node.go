@@ -331,6 +331,26 @@ func (n *Node) stopControllerLocked() {
 	}
 }
 
+// stopControllerWithin stops the controller, closing the client if it
+// has not stopped within d: a campaign canceled while it waits resigns
+// with the client's own context, which without a quorum (the last
+// brokers of a cluster stopping together) returns only once the client
+// is closed.
+// REQUIRES: n.mu held.
+func (n *Node) stopControllerWithin(d time.Duration) {
+	if n.ctrlCancel == nil {
+		return
+	}
+	n.ctrlCancel()
+	select {
+	case <-n.ctrlDone:
+	case <-time.After(d):
+		n.cli.Close()
+		<-n.ctrlDone
+	}
+	n.ctrlCancel, n.ctrlDone, n.controller = nil, nil, nil
+}
+
 // Close gives up the controller role, ends the session (so the broker's
 // registration vanishes at once rather than when it expires), and stops
 // the cache, the client and the member.
@@ -382,7 +402,7 @@ func (n *Node) leave() error {
 			}
 			cancel()
 		}
-		n.stopControllerLocked()
+		n.stopControllerWithin(leaveTimeout)
 		n.sess = nil
 		n.mu.Unlock()
 		n.cache.Close()
