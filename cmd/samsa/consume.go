@@ -1,31 +1,34 @@
 package main
 
 // samsa consume: Kafka's console consumer, printing records as its
-// DefaultMessageFormatter does.
+// DefaultMessageFormatter does, or as JSON lines.
 
 import (
 	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"maps"
 	"os"
 	"os/signal"
-	"slices"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-io/samsa/kafka"
 )
 
 func init() { extraCommands = append(extraCommands, consumeCommand) }
 
+// commitInterval is how often a console consumer in a group commits what
+// it printed, besides at exit (the Java consumer's auto.commit.interval.ms
+// default).
+const commitInterval = 5 * time.Second
+
 type consumeOptions struct {
-	bootstrap     string
+	conn          connFlags
 	topic         string
 	group         string
 	fromBeginning bool
@@ -33,46 +36,75 @@ type consumeOptions struct {
 	offset        string
 	maxMessages   int
 	timeoutMs     int
+	isolation     string
+	formatterName string
 	properties    []string
+	consumerProps []string
+	consumerFile  string
 
 	// Short forms of the print.* properties.
 	printKey, printPartition, printOffset, printTimestamp, printHeaders bool
 }
 
-func consumeCommand() *cobra.Command {
-	var o consumeOptions
-	cmd := &cobra.Command{
-		Use:   "consume",
-		Short: "Print records of a topic, one per line (kafka-console-consumer.sh)",
-		Long: `Print records of a topic, one per line, as kafka-console-consumer.sh does.
+const consumeLong = `Print the records of a topic, one per line, as kafka-console-consumer.sh does.
 
 Without --group every partition of the topic is read directly (no consumer
 group, nothing committed), from the end, or from the start with
 --from-beginning. --partition with --offset earliest|latest|N reads one
-partition from that offset.
+partition from that offset. With --group the consumer joins the group,
+starts where the group left off (else at the end, or at the start with
+--from-beginning), and commits what it printed every 5 seconds and when it
+exits, also on Ctrl-C.
 
 The output is the value; --property print.key=true (print.partition,
-print.offset, print.timestamp, print.headers, print.value) adds columns in
-Kafka's order, separated by key.separator (default a tab), e.g.
+print.offset, print.timestamp, print.headers, print.value=false) adds
+columns in Kafka's order, separated by key.separator (default a tab), e.g.
   CreateTime:1700000000000	Partition:0	Offset:5	key	value
-Other formatter properties: line.separator, headers.separator,
-headers.key.separator, null.literal.
+Other properties: line.separator, headers.separator, headers.key.separator,
+null.literal.
+
+--formatter picks the output: default (Kafka's DefaultMessageFormatter, also
+accepted by its class names kafka.tools.DefaultMessageFormatter and
+org.apache.kafka.tools.consumer.DefaultMessageFormatter), json (one JSON
+object per record: topic, partition, offset, timestamp, timestampType, key,
+value, headers; a key or value that is not UTF-8 is base64 with
+keyEncoding/valueEncoding "base64") or noop (prints nothing; also
+NoOpMessageFormatter's class names).
 
 The command ends after --max-messages records, after --timeout-ms without a
-record, or on Ctrl-C.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runConsume(cmd, &o) },
+record, or on Ctrl-C (SIGINT, SIGTERM), and prints "Processed a total of N
+messages" on stderr.`
+
+const consumeExample = `  samsa consume --topic orders --from-beginning
+  samsa consume --topic orders --group billing --max-messages 10
+  samsa consume --topic orders --partition 1 --offset 42 --property print.key=true --property print.offset=true
+  samsa consume --topic orders --from-beginning --formatter json --timeout-ms 5000
+  samsa consume --topic orders --isolation-level read_committed --consumer-property fetch.max.wait.ms=100`
+
+func consumeCommand() *cobra.Command {
+	var o consumeOptions
+	cmd := &cobra.Command{
+		Use:     "consume",
+		Short:   "Print the records of a topic, one per line (kafka-console-consumer.sh)",
+		Long:    consumeLong,
+		Example: consumeExample,
+		Args:    noArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runConsume(cmd, &o) },
 	}
-	addBootstrapFlag(cmd, &o.bootstrap)
+	addConnFlags(cmd, &o.conn)
 	f := cmd.Flags()
 	f.StringVar(&o.topic, "topic", "", "topic to consume (required)")
-	f.StringVar(&o.group, "group", "", "consumer group id (needs a broker serving consumer groups)")
-	f.BoolVar(&o.fromBeginning, "from-beginning", false, "start at the earliest offset rather than the end")
+	f.StringVar(&o.group, "group", "", "consumer group id: join the group and commit what was printed")
+	f.BoolVar(&o.fromBeginning, "from-beginning", false, "start at the earliest offset when there is no committed one, rather than the end")
 	f.Int32Var(&o.partition, "partition", 0, "consume only this partition")
 	f.StringVar(&o.offset, "offset", "latest", "with --partition: earliest, latest or an offset")
 	f.IntVar(&o.maxMessages, "max-messages", 0, "exit after this many records (default: no limit)")
 	f.IntVar(&o.timeoutMs, "timeout-ms", 0, "exit if no record arrives for this many milliseconds (default: wait forever)")
+	f.StringVar(&o.isolation, "isolation-level", "read_uncommitted", "read_committed to skip aborted transactions and stop at open ones, or read_uncommitted")
+	f.StringVar(&o.formatterName, "formatter", "default", "output format: default, json or noop (or Kafka's formatter class names)")
 	f.StringArrayVar(&o.properties, "property", nil, "formatter property key=value (repeatable), e.g. print.key=true")
+	f.StringArrayVar(&o.consumerProps, "consumer-property", nil, "consumer setting key=value with the Java client's name (repeatable)")
+	f.StringVar(&o.consumerFile, "consumer.config", "", "file of consumer settings (Java .properties syntax)")
 	f.BoolVar(&o.printKey, "print-key", false, "same as --property print.key=true")
 	f.BoolVar(&o.printPartition, "print-partition", false, "same as --property print.partition=true")
 	f.BoolVar(&o.printOffset, "print-offset", false, "same as --property print.offset=true")
@@ -81,285 +113,239 @@ record, or on Ctrl-C.`,
 	return cmd
 }
 
-func runConsume(cmd *cobra.Command, o *consumeOptions) error {
-	if o.topic == "" {
-		return errors.New("--topic is required")
+// startAt is where a partition read without a group starts.
+type startAt struct {
+	earliest, latest bool
+	offset           int64
+}
+
+// check validates the flag combination and returns where --partition
+// starts.
+func (o *consumeOptions) check(cmd *cobra.Command) (startAt, error) {
+	flags := cmd.Flags()
+	start := startAt{latest: true}
+	if o.fromBeginning {
+		start = startAt{earliest: true}
 	}
-	if o.maxMessages < 0 || o.timeoutMs < 0 {
-		return errors.New("--max-messages and --timeout-ms cannot be negative")
+	switch {
+	case o.topic == "":
+		return start, usagef("--topic is required")
+	case o.maxMessages < 0 || o.timeoutMs < 0:
+		return start, usagef("--max-messages and --timeout-ms cannot be negative")
+	case o.isolation != "read_committed" && o.isolation != "read_uncommitted":
+		return start, usagef("--isolation-level %q: expected read_committed or read_uncommitted", o.isolation)
+	case flags.Changed("offset") && !flags.Changed("partition"):
+		return start, usagef("--offset needs --partition")
+	case flags.Changed("offset") && o.fromBeginning:
+		return start, usagef("--from-beginning and --offset cannot be used together")
+	case o.group != "" && flags.Changed("partition"):
+		return start, usagef("--group and --partition cannot be used together")
+	case flags.Changed("partition") && o.partition < 0:
+		return start, usagef("--partition %d: cannot be negative", o.partition)
+	}
+	if flags.Changed("offset") {
+		switch o.offset {
+		case "earliest":
+			start = startAt{earliest: true}
+		case "latest":
+			start = startAt{latest: true}
+		default:
+			n, err := strconv.ParseInt(o.offset, 10, 64)
+			if err != nil || n < 0 {
+				return start, usagef("--offset %q: expected earliest, latest or a non-negative offset", o.offset)
+			}
+			start = startAt{offset: n}
+		}
+	}
+	return start, nil
+}
+
+// settings merges the consumer settings of the flags.
+func (o *consumeOptions) settings() (kafka.Config, error) {
+	props, err := parseKeyValues("--consumer-property", o.consumerProps)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	if o.consumerFile != "" {
+		files = append(files, o.consumerFile)
+	}
+	cfg, err := o.conn.config(files, props)
+	if err != nil {
+		return nil, err
+	}
+	cfg["isolation.level"] = o.isolation
+	if _, ok := cfg["auto.offset.reset"]; !ok || o.fromBeginning {
+		cfg["auto.offset.reset"] = "latest"
+		if o.fromBeginning {
+			cfg["auto.offset.reset"] = "earliest"
+		}
+	}
+	if o.group != "" {
+		if g, ok := cfg["group.id"]; ok && g != o.group {
+			return nil, usagef("--group %s and group.id=%s disagree", o.group, g)
+		}
+		cfg["group.id"] = o.group
+	}
+	if _, ok := cfg["enable.auto.commit"]; !ok {
+		// What was printed is committed explicitly, so that records
+		// fetched past --max-messages are not.
+		cfg["enable.auto.commit"] = "false"
+	}
+	if _, ok := cfg["client.id"]; !ok {
+		cfg["client.id"] = "console-consumer"
+	}
+	return cfg, nil
+}
+
+func runConsume(cmd *cobra.Command, o *consumeOptions) error {
+	start, err := o.check(cmd)
+	if err != nil {
+		return err
 	}
 	fm, err := o.formatter()
 	if err != nil {
 		return err
 	}
-	opts, err := o.clientOpts(cmd)
+	cfg, err := o.settings()
 	if err != nil {
 		return err
 	}
-	cl, err := newClient(o.bootstrap, opts...)
+	c, err := kafka.NewConsumer(cfg, kafka.ByteArrayDeserializer{}, kafka.ByteArrayDeserializer{}, kafka.WithLogger(toolLogger(cmd)))
 	if err != nil {
-		return err
+		return clientConfigErr(err)
 	}
-	defer cl.Close()
-
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if o.group != "" {
-		if err := checkGroupsServed(ctx, cl); err != nil {
-			return err
-		}
-	}
+	cs := &consoleConsumer{c: c, fm: fm, stderr: cmd.ErrOrStderr(), printed: map[kafka.TopicPartition]kafka.OffsetAndMetadata{}}
+	prog := startProgress(cmd.ErrOrStderr(), cs.status)
+	err = cs.start(ctx, cmd, o, start)
 	out := bufio.NewWriter(cmd.OutOrStdout())
-	n, err := consumeLoop(ctx, cl, out, fm, o.maxMessages, time.Duration(o.timeoutMs)*time.Millisecond, cmd.ErrOrStderr())
+	if err == nil {
+		err = cs.loop(ctx, out, o.group != "", o.maxMessages, time.Duration(o.timeoutMs)*time.Millisecond)
+	}
 	if ferr := out.Flush(); err == nil {
 		err = ferr
 	}
-	if o.group != "" {
-		// Like Kafka's console consumer, commit what was printed before
-		// leaving the group, also after Ctrl-C.
-		cctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if cerr := cl.CommitUncommittedOffsets(cctx); cerr != nil && err == nil {
-			err = fmt.Errorf("committing offsets of group %s: %w", o.group, cerr)
+	prog.stop()
+	// Like Kafka's console consumer, commit what was printed before
+	// leaving the group, also after Ctrl-C.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(cmd.Context()), 10*time.Second)
+	defer cancel()
+	if o.group != "" && len(cs.printed) > 0 {
+		if cerr := c.CommitSyncOffsets(cctx, cs.printed); cerr != nil && err == nil {
+			err = fmt.Errorf("committing the offsets of group %s: %w", o.group, cerr)
 		}
-		cancel()
+	}
+	if cerr := c.Close(cctx); cerr != nil && err == nil {
+		err = fmt.Errorf("closing the consumer: %w", cerr)
 	}
 	// Kafka's console consumer ends with this line on stderr too.
-	fmt.Fprintf(cmd.ErrOrStderr(), "Processed a total of %d messages\n", n)
+	fmt.Fprintf(cmd.ErrOrStderr(), "Processed a total of %d messages\n", cs.count())
 	return err
 }
 
-// clientOpts chooses what to read and from where: a group, one partition,
-// or every partition of the topic directly.
-func (o *consumeOptions) clientOpts(cmd *cobra.Command) ([]kgo.Opt, error) {
-	flags := cmd.Flags()
-	start := kgo.NewOffset().AtEnd()
-	if o.fromBeginning {
-		start = kgo.NewOffset().AtStart()
-	}
-	opts := []kgo.Opt{
-		kgo.FetchMaxWait(500 * time.Millisecond), // the Java fetch.max.wait.ms default
-		kgo.ConsumeResetOffset(start),
-	}
-	switch {
-	case flags.Changed("offset") && !flags.Changed("partition"):
-		return nil, errors.New("--offset needs --partition")
-	case flags.Changed("offset") && o.fromBeginning:
-		return nil, errors.New("--from-beginning and --offset cannot be used together")
-	case o.group != "" && flags.Changed("partition"):
-		return nil, errors.New("--group and --partition cannot be used together")
-	case o.group != "":
-		return append(opts, kgo.ConsumeTopics(o.topic), kgo.ConsumerGroup(o.group)), nil
-	case flags.Changed("partition"):
-		if o.partition < 0 {
-			return nil, fmt.Errorf("--partition %d: cannot be negative", o.partition)
-		}
-		if !o.fromBeginning {
-			var err error
-			if start, err = parseStartOffset(o.offset); err != nil {
-				return nil, err
-			}
-		}
-		return append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{
-			o.topic: {o.partition: start},
-		})), nil
-	default:
-		return append(opts, kgo.ConsumeTopics(o.topic)), nil
-	}
+// consoleConsumer prints records and keeps what it printed.
+type consoleConsumer struct {
+	c      *kafka.Consumer[[]byte, []byte]
+	fm     recordFormatter
+	stderr interface{ Write([]byte) (int, error) }
+
+	// printed is the offset after the last record printed per partition:
+	// what the group commits. Only the polling goroutine uses it.
+	printed map[kafka.TopicPartition]kafka.OffsetAndMetadata
+
+	mu sync.Mutex
+	n  int // records printed; read by the progress line
 }
 
-func parseStartOffset(s string) (kgo.Offset, error) {
-	switch s {
-	case "earliest":
-		return kgo.NewOffset().AtStart(), nil
-	case "latest":
-		return kgo.NewOffset().AtEnd(), nil
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || n < 0 {
-		return kgo.Offset{}, fmt.Errorf("--offset %q: expected earliest, latest or a non-negative offset", s)
-	}
-	return kgo.NewOffset().At(n), nil
+func (cs *consoleConsumer) count() int {
+	cs.mu.Lock()
+	defer cs.mu.Unlock()
+	return cs.n
 }
 
-// checkGroupsServed fails early when the broker lacks the group APIs: kgo
-// would otherwise retry finding a coordinator until --timeout-ms, with no
-// hint why nothing arrives.
-func checkGroupsServed(ctx context.Context, cl *kgo.Client) error {
-	resp, err := kmsg.NewPtrApiVersionsRequest().RequestWith(ctx, cl)
+func (cs *consoleConsumer) status() string {
+	return fmt.Sprintf("waiting for records (%d so far)", cs.count())
+}
+
+// start subscribes (with a group) or assigns the partitions to read.
+func (cs *consoleConsumer) start(ctx context.Context, cmd *cobra.Command, o *consumeOptions, start startAt) error {
+	if o.group != "" {
+		return cs.c.Subscribe([]string{o.topic}, nil)
+	}
+	if cmd.Flags().Changed("partition") {
+		tp := kafka.TopicPartition{Topic: o.topic, Partition: o.partition}
+		if err := cs.c.Assign([]kafka.TopicPartition{tp}); err != nil {
+			return err
+		}
+		switch {
+		case start.earliest:
+			return cs.c.SeekToBeginning(tp)
+		case start.latest:
+			return cs.c.SeekToEnd(tp)
+		}
+		return cs.c.Seek(tp, start.offset)
+	}
+	parts, err := cs.c.PartitionsFor(ctx, o.topic)
 	if err != nil {
-		return fmt.Errorf("ApiVersions: %w", err)
+		return fmt.Errorf("partitions of topic %s: %w", o.topic, err)
 	}
-	served := map[int16]bool{}
-	for _, k := range resp.ApiKeys {
-		served[k.ApiKey] = true
+	if len(parts) == 0 {
+		return fmt.Errorf("topic %q does not exist", o.topic)
 	}
-	for _, k := range []kmsg.Key{kmsg.FindCoordinator, kmsg.JoinGroup, kmsg.SyncGroup, kmsg.OffsetFetch} {
-		if !served[int16(k)] {
-			return fmt.Errorf("--group: the broker does not serve consumer groups (no %s); without --group the topic is read directly", kmsg.NameForKey(int16(k)))
-		}
+	tps := make([]kafka.TopicPartition, len(parts))
+	for i, p := range parts {
+		tps[i] = kafka.TopicPartition{Topic: o.topic, Partition: p.Partition}
 	}
-	return nil
+	return cs.c.Assign(tps)
 }
 
-// consumeLoop prints records until max records (0: no limit), until
-// timeout passes without one (0: no timeout) or until ctx ends. It returns
-// how many records it printed.
-func consumeLoop(ctx context.Context, cl *kgo.Client, out *bufio.Writer, fm *formatter, max int, timeout time.Duration, stderr io.Writer) (int, error) {
-	n := 0
-	for max == 0 || n < max {
+// loop prints records until max records (0: no limit), until timeout
+// passes without one (0: no timeout) or until ctx ends (Ctrl-C).
+func (cs *consoleConsumer) loop(ctx context.Context, out *bufio.Writer, group bool, max int, timeout time.Duration) error {
+	lastCommit := time.Now()
+	for max == 0 || cs.count() < max {
 		pollCtx, cancel := ctx, context.CancelFunc(func() {})
 		if timeout > 0 {
 			pollCtx, cancel = context.WithTimeout(ctx, timeout)
 		}
-		fs := cl.PollRecords(pollCtx, max-n) // max-n <= 0 polls without a limit
-		timedOut := pollCtx.Err() != nil
+		recs, err := cs.c.Poll(pollCtx)
 		cancel()
-		if ctx.Err() != nil || fs.IsClientClosed() {
-			return n, nil // Ctrl-C
+		if ctx.Err() != nil {
+			return nil // Ctrl-C
 		}
-		var fatal error
-		fs.EachError(func(topic string, p int32, err error) {
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
-				return
-			}
-			fmt.Fprintf(stderr, "%s-%d: %v\n", topic, p, err)
-			if errors.Is(err, kgo.ErrClientClosed) {
-				fatal = err
-			}
-		})
-		if fatal != nil {
-			return n, fatal
+		if err != nil {
+			return fmt.Errorf("poll: %w", err)
 		}
-		got := 0
-		fs.EachRecord(func(r *kgo.Record) {
-			fm.write(out, r)
-			got++
-		})
-		n += got
+		if recs.IsEmpty() && timeout > 0 {
+			return nil
+		}
+		for _, r := range recs.All() {
+			if max > 0 && cs.count() >= max {
+				break
+			}
+			cs.fm.write(out, &r)
+			cs.printed[kafka.TopicPartition{Topic: r.Topic, Partition: r.Partition}] = kafka.OffsetAndMetadata{Offset: r.Offset + 1}
+			cs.mu.Lock()
+			cs.n++
+			cs.mu.Unlock()
+		}
 		if err := out.Flush(); err != nil {
-			return n, err
+			return err
 		}
-		if got == 0 && timedOut {
-			return n, nil
-		}
-	}
-	return n, nil
-}
-
-// formatter prints a record as Kafka's DefaultMessageFormatter does:
-// timestamp, partition, offset, headers, key, value, each optional, in that
-// order, separated by key.separator.
-type formatter struct {
-	printTimestamp, printPartition, printOffset, printHeaders, printKey, printValue bool
-
-	keySeparator, lineSeparator, headersSeparator, headersKeySeparator, nullLiteral string
-}
-
-func (o *consumeOptions) formatter() (*formatter, error) {
-	props, err := parseKeyValues("--property", o.properties)
-	if err != nil {
-		return nil, err
-	}
-	fm := &formatter{
-		printValue:          true,
-		keySeparator:        "\t",
-		lineSeparator:       "\n",
-		headersSeparator:    ",",
-		headersKeySeparator: ":",
-		nullLiteral:         "null",
-	}
-	bools := map[string]*bool{
-		"print.timestamp": &fm.printTimestamp, "print.partition": &fm.printPartition,
-		"print.offset": &fm.printOffset, "print.headers": &fm.printHeaders,
-		"print.key": &fm.printKey, "print.value": &fm.printValue,
-	}
-	strs := map[string]*string{
-		"key.separator": &fm.keySeparator, "line.separator": &fm.lineSeparator,
-		"headers.separator": &fm.headersSeparator, "headers.key.separator": &fm.headersKeySeparator,
-		"null.literal": &fm.nullLiteral,
-	}
-	known := slices.Sorted(maps.Keys(bools))
-	known = append(known, slices.Sorted(maps.Keys(strs))...)
-	if err := checkKnown("--property", props, known...); err != nil {
-		return nil, err
-	}
-	for k, v := range props {
-		if dst, ok := bools[k]; ok {
-			if *dst, err = parseBool(k, v); err != nil {
-				return nil, err
+		if group && time.Since(lastCommit) >= commitInterval && len(cs.printed) > 0 {
+			lastCommit = time.Now()
+			offsets := make(map[kafka.TopicPartition]kafka.OffsetAndMetadata, len(cs.printed))
+			for tp, om := range cs.printed {
+				offsets[tp] = om
 			}
-		} else {
-			*strs[k] = v
+			cs.c.CommitAsyncOffsets(offsets, func(_ map[kafka.TopicPartition]kafka.OffsetAndMetadata, err error) {
+				if err != nil && !errors.Is(err, kafka.ErrConsumerClosed) {
+					fmt.Fprintf(cs.stderr, "samsa: committing offsets: %v\n", err)
+				}
+			})
 		}
 	}
-	fm.printKey = fm.printKey || o.printKey
-	fm.printPartition = fm.printPartition || o.printPartition
-	fm.printOffset = fm.printOffset || o.printOffset
-	fm.printTimestamp = fm.printTimestamp || o.printTimestamp
-	fm.printHeaders = fm.printHeaders || o.printHeaders
-	return fm, nil
-}
-
-func (f *formatter) write(w *bufio.Writer, r *kgo.Record) {
-	// Each column is followed by key.separator when another column comes
-	// after it; the last by line.separator. Kafka writes nothing at all
-	// for a record when every column is off.
-	var cols []string
-	if f.printTimestamp {
-		switch r.Attrs.TimestampType() {
-		case 0:
-			cols = append(cols, "CreateTime:"+strconv.FormatInt(r.Timestamp.UnixMilli(), 10))
-		case 1:
-			cols = append(cols, "LogAppendTime:"+strconv.FormatInt(r.Timestamp.UnixMilli(), 10))
-		default:
-			cols = append(cols, "NO_TIMESTAMP")
-		}
-	}
-	if f.printPartition {
-		cols = append(cols, "Partition:"+strconv.Itoa(int(r.Partition)))
-	}
-	if f.printOffset {
-		cols = append(cols, "Offset:"+strconv.FormatInt(r.Offset, 10))
-	}
-	if f.printHeaders {
-		cols = append(cols, f.headers(r.Headers))
-	}
-	if f.printKey {
-		cols = append(cols, f.bytes(r.Key))
-	}
-	if f.printValue {
-		cols = append(cols, f.bytes(r.Value))
-	}
-	for i, c := range cols {
-		w.WriteString(c)
-		if i < len(cols)-1 {
-			w.WriteString(f.keySeparator)
-		} else {
-			w.WriteString(f.lineSeparator)
-		}
-	}
-}
-
-func (f *formatter) headers(hs []kgo.RecordHeader) string {
-	if len(hs) == 0 {
-		return "NO_HEADERS"
-	}
-	var s []byte
-	for i, h := range hs {
-		if i > 0 {
-			s = append(s, f.headersSeparator...)
-		}
-		s = append(s, h.Key...)
-		s = append(s, f.headersKeySeparator...)
-		s = append(s, f.bytes(h.Value)...)
-	}
-	return string(s)
-}
-
-// bytes prints a key, value or header value; a null one as null.literal.
-func (f *formatter) bytes(b []byte) string {
-	if b == nil {
-		return f.nullLiteral
-	}
-	return string(b)
+	return nil
 }

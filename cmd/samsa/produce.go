@@ -1,6 +1,7 @@
 package main
 
-// samsa produce: Kafka's console producer. One record per line of stdin.
+// samsa produce: Kafka's console producer. One record per line of stdin
+// (or of --input), parsed as its LineMessageReader does.
 
 import (
 	"bufio"
@@ -11,13 +12,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
-	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-io/samsa/kafka"
 )
 
 func init() { extraCommands = append(extraCommands, produceCommand) }
@@ -26,55 +27,79 @@ func init() { extraCommands = append(extraCommands, produceCommand) }
 // message.max.bytes, so only a stream that is not line-oriented hits it.
 const maxLineBytes = 64 << 20
 
-// maxReportedFailures bounds the per-record delivery errors printed: when
-// the topic is missing every record fails for the same reason, and the
-// summary line says how many there were.
+// maxReportedFailures bounds the per-line errors printed: when the topic
+// is missing every record fails for the same reason, and the summary line
+// says how many there were.
 const maxReportedFailures = 100
 
 type produceOptions struct {
-	bootstrap     string
+	conn          connFlags
 	topic         string
+	input         string
 	properties    []string
 	keySeparator  string
 	codec         string
 	producerProps []string
+	producerFile  string
+	acks          string
 	sync          bool
 }
+
+const produceLong = `Write lines to a topic, one record per line, as kafka-console-producer.sh does.
+
+Lines come from stdin, or from --input FILE. --property configures the line
+reader with Kafka's names:
+  parse.key=true          each line is key<key.separator>value
+  key.separator=SEP       default a tab (--key-separator SEP sets both)
+  parse.headers=true      each line starts with headers, then headers.delimiter
+  headers.delimiter=SEP   between the headers and the rest; default a tab
+  headers.separator=SEP   between headers; default ","
+  headers.key.separator=S between a header's key and value; default ":"
+  null.marker=STRING      a key, value or header value equal to it is null
+  ignore.error=true       a line without the key separator becomes a value
+                          with a null key instead of an error
+A line that cannot be parsed is reported on stderr with its line number and
+skipped; the others are still produced, and the exit status is 1.
+
+--producer-property and --producer.config take the Java producer's settings
+(acks, linger.ms, batch.size, enable.idempotence, ...). The command flushes
+before it exits, also on Ctrl-C.`
+
+const produceExample = `  samsa produce --topic orders
+  samsa produce --topic orders --property parse.key=true --property key.separator=: < orders.txt
+  samsa produce --topic orders --property parse.headers=true --input orders.txt   # "h1:v1,h2:v2<TAB>value"
+  samsa produce --topic orders --compression-codec zstd --producer-property linger.ms=50
+  samsa produce --topic orders --sync --request-required-acks 1`
 
 func produceCommand() *cobra.Command {
 	var o produceOptions
 	cmd := &cobra.Command{
-		Use:   "produce",
-		Short: "Write stdin to a topic, one record per line (kafka-console-producer.sh)",
-		Long: `Write stdin to a topic, one record per line, as kafka-console-producer.sh does.
-
-With --property parse.key=true (separator: --property key.separator, default
-a tab) or --key-separator, each line is key<separator>value, split at the
-first separator. A line without the separator is reported with its line
-number and skipped. The command flushes before it exits (also on Ctrl-C) and
-exits non-zero if any line was not produced.
-
---producer-property takes Java producer settings: acks, enable.idempotence,
-linger.ms, batch.size, compression.type, client.id, request.timeout.ms,
-delivery.timeout.ms, retries, max.in.flight.requests.per.connection.`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runProduce(cmd, &o) },
+		Use:     "produce",
+		Short:   "Write lines to a topic, one record per line (kafka-console-producer.sh)",
+		Long:    produceLong,
+		Example: produceExample,
+		Args:    noArgs,
+		RunE:    func(cmd *cobra.Command, _ []string) error { return runProduce(cmd, &o) },
 	}
-	addBootstrapFlag(cmd, &o.bootstrap)
+	addConnFlags(cmd, &o.conn)
 	f := cmd.Flags()
 	f.StringVar(&o.topic, "topic", "", "topic to produce to (required)")
-	f.StringArrayVar(&o.properties, "property", nil, "line reader property key=value (repeatable): parse.key, key.separator")
+	f.StringVar(&o.input, "input", "", "read lines from this file instead of stdin")
+	f.StringArrayVar(&o.properties, "property", nil, "line reader property key=value (repeatable); see above")
 	f.StringVar(&o.keySeparator, "key-separator", "", "lines are key<separator>value (same as --property parse.key=true --property key.separator=...)")
-	f.StringVar(&o.codec, "compression-codec", "", "none, gzip, snappy, lz4 or zstd (default none)")
+	f.StringVar(&o.codec, "compression-codec", "", "none, gzip, snappy, lz4 or zstd (the producer's compression.type)")
 	f.StringArrayVar(&o.producerProps, "producer-property", nil, "producer setting key=value with the Java client's name (repeatable)")
+	f.StringVar(&o.producerFile, "producer.config", "", "file of producer settings (Java .properties syntax)")
+	f.StringVar(&o.acks, "request-required-acks", "", "the producer's acks: all, -1, 1 or 0")
 	f.BoolVar(&o.sync, "sync", false, "send each record on its own and wait for its acknowledgement before reading the next line")
 	return cmd
 }
 
-// lineFormat is how a line becomes a record.
+// lineFormat is how a line becomes a record (Kafka's LineMessageReader).
 type lineFormat struct {
-	parseKey  bool
-	separator []byte
+	parseKey, parseHeaders, ignoreError              bool
+	keySeparator, headersDelimiter, headersSeparator []byte
+	headersKeySeparator, nullMarker                  []byte
 }
 
 func (o *produceOptions) lineFormat(changedKeySep bool) (lineFormat, error) {
@@ -82,90 +107,206 @@ func (o *produceOptions) lineFormat(changedKeySep bool) (lineFormat, error) {
 	if err != nil {
 		return lineFormat{}, err
 	}
-	if err := checkKnown("--property", props, "parse.key", "key.separator"); err != nil {
+	if err := checkKnown("--property", props, "parse.key", "key.separator", "parse.headers", "headers.delimiter",
+		"headers.separator", "headers.key.separator", "null.marker", "ignore.error"); err != nil {
 		return lineFormat{}, err
 	}
-	lf := lineFormat{separator: []byte("\t")} // the console producer's default key.separator
-	if v, ok := props["parse.key"]; ok {
-		if lf.parseKey, err = parseBool("parse.key", v); err != nil {
-			return lineFormat{}, err
+	lf := lineFormat{ // the console producer's defaults
+		keySeparator:        []byte("\t"),
+		headersDelimiter:    []byte("\t"),
+		headersSeparator:    []byte(","),
+		headersKeySeparator: []byte(":"),
+	}
+	for name, dst := range map[string]*bool{"parse.key": &lf.parseKey, "parse.headers": &lf.parseHeaders, "ignore.error": &lf.ignoreError} {
+		if v, ok := props[name]; ok {
+			if *dst, err = parseBool(name, v); err != nil {
+				return lineFormat{}, err
+			}
 		}
 	}
-	if v, ok := props["key.separator"]; ok {
-		lf.separator = []byte(v)
+	for name, dst := range map[string]*[]byte{"key.separator": &lf.keySeparator, "headers.delimiter": &lf.headersDelimiter,
+		"headers.separator": &lf.headersSeparator, "headers.key.separator": &lf.headersKeySeparator, "null.marker": &lf.nullMarker} {
+		if v, ok := props[name]; ok {
+			*dst = []byte(v)
+		}
 	}
 	if changedKeySep {
 		if v, ok := props["key.separator"]; ok && v != o.keySeparator {
-			return lineFormat{}, fmt.Errorf("--key-separator %q and --property key.separator=%q disagree", o.keySeparator, v)
+			return lineFormat{}, usagef("--key-separator %q and --property key.separator=%q disagree", o.keySeparator, v)
 		}
-		lf.parseKey, lf.separator = true, []byte(o.keySeparator)
+		lf.parseKey, lf.keySeparator = true, []byte(o.keySeparator)
 	}
-	if lf.parseKey && len(lf.separator) == 0 {
-		return lineFormat{}, errors.New("the key separator is empty")
+	for _, s := range []struct {
+		on   bool
+		name string
+		sep  []byte
+	}{
+		{lf.parseKey, "key.separator", lf.keySeparator},
+		{lf.parseHeaders, "headers.delimiter", lf.headersDelimiter},
+		{lf.parseHeaders, "headers.separator", lf.headersSeparator},
+		{lf.parseHeaders, "headers.key.separator", lf.headersKeySeparator},
+	} {
+		if s.on && len(s.sep) == 0 {
+			return lineFormat{}, usagef("--property %s is empty", s.name)
+		}
 	}
 	return lf, nil
 }
 
+// parse turns one line into a record.
+func (lf *lineFormat) parse(text []byte) (kafka.ProducerRecord[[]byte, []byte], error) {
+	var rec kafka.ProducerRecord[[]byte, []byte]
+	rest := text
+	if lf.parseHeaders {
+		hs, after, ok := bytes.Cut(rest, lf.headersDelimiter)
+		if !ok {
+			return rec, fmt.Errorf("no headers delimiter %q found", lf.headersDelimiter)
+		}
+		rest = after
+		if len(hs) > 0 {
+			for _, h := range bytes.Split(hs, lf.headersSeparator) {
+				k, v, ok := bytes.Cut(h, lf.headersKeySeparator)
+				if len(k) == 0 {
+					return rec, fmt.Errorf("header %q has an empty key", h)
+				}
+				if !ok {
+					rec.Headers.Add(string(k), nil) // no value: null, as in Kafka
+					continue
+				}
+				rec.Headers.Add(string(k), lf.nullable(v))
+			}
+		}
+	}
+	if lf.parseKey {
+		key, value, ok := bytes.Cut(rest, lf.keySeparator)
+		switch {
+		case ok:
+			rec.Key, rec.Value = lf.nullable(key), lf.nullable(value)
+		case lf.ignoreError:
+			rec.Value = lf.nullable(rest)
+		default:
+			return rec, fmt.Errorf("no key separator %q found", lf.keySeparator)
+		}
+		return rec, nil
+	}
+	rec.Value = lf.nullable(rest)
+	return rec, nil
+}
+
+// nullable returns nil for null.marker, else a non-nil copy of b (an
+// empty value is not null).
+func (lf *lineFormat) nullable(b []byte) []byte {
+	if lf.nullMarker != nil && bytes.Equal(b, lf.nullMarker) {
+		return nil
+	}
+	return append([]byte{}, b...)
+}
+
+// settings merges the producer settings of the flags.
+func (o *produceOptions) settings(cmd *cobra.Command) (kafka.Config, error) {
+	props, err := parseKeyValues("--producer-property", o.producerProps)
+	if err != nil {
+		return nil, err
+	}
+	var files []string
+	if o.producerFile != "" {
+		files = append(files, o.producerFile)
+	}
+	cfg, err := o.conn.config(files, props)
+	if err != nil {
+		return nil, err
+	}
+	flags := cmd.Flags()
+	if flags.Changed("compression-codec") {
+		if v, ok := props["compression.type"]; ok && v != o.codec {
+			return nil, usagef("--compression-codec %s and --producer-property compression.type=%s disagree", o.codec, v)
+		}
+		cfg["compression.type"] = o.codec
+	}
+	if flags.Changed("request-required-acks") {
+		if v, ok := props["acks"]; ok && v != o.acks {
+			return nil, usagef("--request-required-acks %s and --producer-property acks=%s disagree", o.acks, v)
+		}
+		cfg["acks"] = o.acks
+	}
+	if _, ok := cfg["client.id"]; !ok {
+		cfg["client.id"] = "console-producer"
+	}
+	return cfg, nil
+}
+
 func runProduce(cmd *cobra.Command, o *produceOptions) error {
 	if o.topic == "" {
-		return errors.New("--topic is required")
+		return usagef("--topic is required")
 	}
 	lf, err := o.lineFormat(cmd.Flags().Changed("key-separator"))
 	if err != nil {
 		return err
 	}
-	opts, err := producerOpts(o.codec, o.producerProps)
+	cfg, err := o.settings(cmd)
 	if err != nil {
 		return err
 	}
-	opts = append(opts,
-		kgo.DefaultProduceTopic(o.topic),
-		// The Java producer asks for auto-creation in its metadata requests;
-		// the broker's auto.create.topics.enable decides.
-		kgo.AllowAutoTopicCreation(),
-	)
-	cl, err := newClient(o.bootstrap, opts...)
-	if err != nil {
-		return err
+	in := cmd.InOrStdin()
+	if o.input != "" {
+		f, err := os.Open(o.input)
+		if err != nil {
+			return usageErr(fmt.Errorf("--input: %w", err))
+		}
+		defer f.Close()
+		in = f
 	}
-	defer cl.Close()
-
-	p := &producer{cl: cl, lf: lf, sync: o.sync, stderr: &lockedWriter{w: cmd.ErrOrStderr()}}
+	kp, err := kafka.NewProducer(cfg, kafka.ByteArraySerializer{}, kafka.ByteArraySerializer{}, kafka.WithLogger(toolLogger(cmd)))
+	if err != nil {
+		return clientConfigErr(err)
+	}
 	ctx := cmd.Context()
+	p := &producer{kp: kp, topic: o.topic, lf: lf, sync: o.sync, stderr: &lockedWriter{w: cmd.ErrOrStderr()}}
+	prog := startProgress(cmd.ErrOrStderr(), p.status)
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	readErr := p.readLines(ctx, sigCtx, cmd.InOrStdin())
+	readErr := p.readLines(ctx, sigCtx, in)
 	// A second Ctrl-C during the flush kills the process the default way.
 	stop()
-	if err := cl.Flush(ctx); err != nil {
+	ferr := kp.Flush(ctx)
+	cerr := kp.Close(ctx)
+	prog.stop()
+	if err := errors.Join(ferr, cerr); err != nil {
 		return fmt.Errorf("flush: %w", err)
 	}
 	if readErr != nil {
-		return fmt.Errorf("reading stdin after line %d: %w", p.lines, readErr)
+		return fmt.Errorf("reading input after line %d: %w", p.lines.Load(), readErr)
 	}
-	if failed := p.failed(); failed > 0 {
-		return fmt.Errorf("%d of %d lines were not produced", failed, p.lines)
+	if bad, failed := p.failures(); bad+failed > 0 {
+		return fmt.Errorf("%d of %d lines were not produced (%d could not be parsed, %d failed to send)", bad+failed, p.lines.Load(), bad, failed)
 	}
 	return nil
 }
 
 // producer turns lines into records and keeps count of what failed.
 type producer struct {
-	cl     *kgo.Client
+	kp     *kafka.Producer[[]byte, []byte]
+	topic  string
 	lf     lineFormat
 	sync   bool
 	stderr *lockedWriter
-	lines  int // lines read so far; written only by readLines
+	lines  atomic.Int64 // lines read so far
 
 	mu         sync.Mutex
-	skipped    int // lines without a key separator
-	sendFailed int // records the broker did not take
+	badLines   int // lines that could not be parsed
+	sendFailed int // records the cluster did not take
+	acked      int
 }
 
-func (p *producer) failed() int {
+func (p *producer) failures() (bad, failed int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.skipped + p.sendFailed
+	return p.badLines, p.sendFailed
+}
+
+func (p *producer) status() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return fmt.Sprintf("%d lines read, %d records acknowledged, %d failed", p.lines.Load(), p.acked, p.badLines+p.sendFailed)
 }
 
 // line is one line of input and its 1-based number.
@@ -175,7 +316,7 @@ type line struct {
 }
 
 // readLines produces every line of in until EOF or until stop is done
-// (Ctrl-C). Records are produced with ctx, not stop, so that what was read
+// (Ctrl-C). Records are sent with ctx, not stop, so that what was read
 // before Ctrl-C is still delivered by the flush that follows.
 func (p *producer) readLines(ctx, stop context.Context, in io.Reader) error {
 	// Reading runs on its own goroutine so that Ctrl-C is noticed while a
@@ -192,7 +333,7 @@ func (p *producer) readLines(ctx, stop context.Context, in io.Reader) error {
 		sc.Buffer(make([]byte, 0, 64<<10), maxLineBytes)
 		for n := 1; sc.Scan(); n++ {
 			select {
-			case lines <- line{n: n, text: bytes.Clone(sc.Bytes())}:
+			case lines <- line{n: n, text: bytes.Clone(bytes.TrimSuffix(sc.Bytes(), []byte("\r")))}:
 			case <-done:
 				return
 			}
@@ -207,172 +348,53 @@ func (p *producer) readLines(ctx, stop context.Context, in io.Reader) error {
 			if !ok {
 				return <-readErr
 			}
-			p.lines = l.n
+			p.lines.Store(int64(l.n))
 			p.produceLine(ctx, l)
 		}
 	}
 }
 
 func (p *producer) produceLine(ctx context.Context, l line) {
-	rec := &kgo.Record{Value: l.text}
-	if p.lf.parseKey {
-		key, value, ok := bytes.Cut(l.text, p.lf.separator)
-		if !ok {
-			p.mu.Lock()
-			p.skipped++
-			p.mu.Unlock()
-			p.stderr.printf("line %d: no key separator %q; skipped\n", l.n, p.lf.separator)
-			return
+	rec, err := p.lf.parse(l.text)
+	if err != nil {
+		p.mu.Lock()
+		p.badLines++
+		report := p.badLines+p.sendFailed <= maxReportedFailures
+		p.mu.Unlock()
+		if report {
+			p.stderr.printf("line %d: %v; skipped: %q\n", l.n, err, truncate(l.text, 80))
 		}
-		rec.Key, rec.Value = key, value
-	}
-	if p.sync {
-		p.delivered(l.n, p.cl.ProduceSync(ctx, rec).FirstErr())
 		return
 	}
-	p.cl.Produce(ctx, rec, func(_ *kgo.Record, err error) { p.delivered(l.n, err) })
+	rec.Topic = p.topic
+	if p.sync {
+		_, err := p.kp.Send(ctx, rec).Get(ctx)
+		p.delivered(l.n, err)
+		return
+	}
+	p.kp.SendWithCallback(ctx, rec, func(_ kafka.RecordMetadata, err error) { p.delivered(l.n, err) })
 }
 
-// delivered records the outcome of line n's record; it runs on kgo's
-// goroutines for asynchronous sends.
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "..."
+	}
+	return string(b)
+}
+
+// delivered records the outcome of line n's record; it runs on the
+// producer's goroutines for asynchronous sends.
 func (p *producer) delivered(n int, err error) {
+	p.mu.Lock()
 	if err == nil {
+		p.acked++
+		p.mu.Unlock()
 		return
 	}
-	p.mu.Lock()
 	p.sendFailed++
-	report := p.sendFailed <= maxReportedFailures
+	report := p.badLines+p.sendFailed <= maxReportedFailures
 	p.mu.Unlock()
 	if report {
 		p.stderr.printf("line %d: not produced: %v\n", n, err)
 	}
-}
-
-// lockedWriter serialises writes from kgo's callback goroutines.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (w *lockedWriter) printf(format string, args ...any) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	fmt.Fprintf(w.w, format, args...)
-}
-
-// producerKnownProps are the Java producer settings --producer-property
-// understands, mapped onto kgo options by producerOpts.
-var producerKnownProps = []string{
-	"acks", "enable.idempotence", "linger.ms", "batch.size", "compression.type", "client.id",
-	"request.timeout.ms", "delivery.timeout.ms", "retries", "max.in.flight.requests.per.connection",
-}
-
-// producerOpts maps --compression-codec and the Java producer settings to
-// kgo options, with the Java client's defaults where kgo's differ.
-func producerOpts(codecFlag string, kvs []string) ([]kgo.Opt, error) {
-	props, err := parseKeyValues("--producer-property", kvs)
-	if err != nil {
-		return nil, err
-	}
-	if err := checkKnown("--producer-property", props, producerKnownProps...); err != nil {
-		return nil, err
-	}
-	codecName := "none"
-	if v, ok := props["compression.type"]; ok {
-		codecName = v
-		if codecFlag != "" && codecFlag != v {
-			return nil, fmt.Errorf("--compression-codec %s and --producer-property compression.type=%s disagree", codecFlag, v)
-		}
-	}
-	if codecFlag != "" {
-		codecName = codecFlag
-	}
-	codec, err := kgoCodec(codecName)
-	if err != nil {
-		return nil, err
-	}
-	opts := []kgo.Opt{
-		kgo.ProducerBatchCompression(codec),
-		// delivery.timeout.ms defaults to 2 minutes in Java; kgo's default
-		// is to retry forever, which would make a flush against a dead
-		// broker hang.
-		kgo.RecordDeliveryTimeout(120 * time.Second),
-	}
-
-	// acks and enable.idempotence follow the Java rule: idempotence is on
-	// by default and needs acks=all; if the user did not ask for it, other
-	// acks turn it off quietly, if they did, the conflict is an error.
-	acks := kgo.AllISRAcks()
-	allAcks := true
-	if v, ok := props["acks"]; ok {
-		switch v {
-		case "all", "-1":
-		case "1":
-			acks, allAcks = kgo.LeaderAck(), false
-		case "0":
-			acks, allAcks = kgo.NoAck(), false
-		default:
-			return nil, fmt.Errorf("acks=%q: expected all, -1, 1 or 0", v)
-		}
-	}
-	idempotent := allAcks
-	if v, ok := props["enable.idempotence"]; ok {
-		if idempotent, err = parseBool("enable.idempotence", v); err != nil {
-			return nil, err
-		}
-		if idempotent && !allAcks {
-			return nil, fmt.Errorf("enable.idempotence=true needs acks=all, got acks=%s", props["acks"])
-		}
-	}
-	opts = append(opts, kgo.RequiredAcks(acks))
-	if !idempotent {
-		opts = append(opts, kgo.DisableIdempotentWrite())
-	}
-
-	for _, k := range []string{"linger.ms", "batch.size", "request.timeout.ms", "delivery.timeout.ms", "retries", "max.in.flight.requests.per.connection"} {
-		v, ok := props[k]
-		if !ok {
-			continue
-		}
-		n, err := strconv.ParseInt(v, 10, 32)
-		if err != nil || n < 0 {
-			return nil, fmt.Errorf("%s=%q: expected a non-negative integer", k, v)
-		}
-		ms := time.Duration(n) * time.Millisecond
-		switch k {
-		case "linger.ms":
-			opts = append(opts, kgo.ProducerLinger(ms))
-		case "batch.size":
-			opts = append(opts, kgo.ProducerBatchMaxBytes(int32(n)))
-		case "request.timeout.ms":
-			opts = append(opts, kgo.ProduceRequestTimeout(ms))
-		case "delivery.timeout.ms":
-			opts = append(opts, kgo.RecordDeliveryTimeout(ms))
-		case "retries":
-			opts = append(opts, kgo.RecordRetries(int(n)))
-		case "max.in.flight.requests.per.connection":
-			opts = append(opts, kgo.MaxProduceRequestsInflightPerBroker(int(n)))
-		}
-	}
-	if v, ok := props["client.id"]; ok {
-		opts = append(opts, kgo.ClientID(v))
-	}
-	return opts, nil
-}
-
-// kgoCodec maps a Kafka compression.type name to kgo's codec.
-func kgoCodec(name string) (kgo.CompressionCodec, error) {
-	switch name {
-	case "none":
-		return kgo.NoCompression(), nil
-	case "gzip":
-		return kgo.GzipCompression(), nil
-	case "snappy":
-		return kgo.SnappyCompression(), nil
-	case "lz4":
-		return kgo.Lz4Compression(), nil
-	case "zstd":
-		return kgo.ZstdCompression(), nil
-	}
-	return kgo.CompressionCodec{}, fmt.Errorf("compression %q: expected none, gzip, snappy, lz4 or zstd", name)
 }

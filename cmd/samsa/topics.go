@@ -1,7 +1,7 @@
 package main
 
-// samsa topics: kafka-topics.sh's --create/--list/--describe/--delete, also
-// spelt as subcommands (samsa topics create ...) with the same flags.
+// samsa topics: kafka-topics.sh's --create, --list, --describe, --alter and
+// --delete, also spelt as subcommands (samsa topics create ...).
 
 import (
 	"context"
@@ -9,301 +9,453 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-io/samsa/kafka"
 )
 
 func init() { extraCommands = append(extraCommands, topicsCommand) }
 
 // topicsOptions are the flags of every form of the command.
 type topicsOptions struct {
-	bootstrap         string
+	conn              connFlags
 	topic             string
 	partitions        int32
 	replicationFactor int16
+	replicaAssignment string
 	configs           []string
 	ifNotExists       bool
 	ifExists          bool
+	excludeInternal   bool
 
-	// The action flags of the kafka-topics.sh form.
-	create, list, describe, delete bool
+	// The partition filters of --describe.
+	underReplicated, unavailable, atMinISR, underMinISR bool
 }
 
-const topicsLong = `Create, list, describe and delete topics, with kafka-topics.sh's flags.
+const topicsLong = `Create, list, describe, alter and delete topics, with kafka-topics.sh's flags.
 
 Either form works:
   samsa topics --create --topic orders --partitions 3
   samsa topics create --topic orders --partitions 3
 
-Without --partitions or --replication-factor the broker's num.partitions
-and default.replication.factor apply. --describe without --topic describes
-every topic.`
+Without --partitions or --replication-factor the broker's num.partitions and
+default.replication.factor apply; --replica-assignment places the replicas
+instead ("1:2,2:3": partition 0 on brokers 1 and 2, partition 1 on 2 and 3).
+
+--describe prints, per topic, a line with the topic id, partition count,
+replication factor and the configs set on the topic or the broker (not
+defaults), then a line per partition with its leader, replicas and in-sync
+replicas. --under-replicated-partitions, --unavailable-partitions,
+--at-min-isr-partitions and --under-min-isr-partitions print only the
+partitions in that condition. Without --topic every topic is described;
+--topic may be a regular expression for --list, --describe, --alter and
+--delete.`
+
+const topicsExample = `  samsa topics --create --topic orders --partitions 3 --replication-factor 1 --config retention.ms=86400000
+  samsa topics --list --exclude-internal
+  samsa topics --describe --topic orders
+  samsa topics --describe --under-replicated-partitions
+  samsa topics --alter --topic orders --partitions 6
+  samsa topics --delete --topic orders --if-exists`
+
+var topicsActions = []action{
+	{"create", "create a topic"},
+	{"list", "list the topics"},
+	{"describe", "describe topics: partitions, leaders, replicas, ISR, configs"},
+	{"alter", "raise a topic's partition count"},
+	{"delete", "delete topics"},
+}
 
 func topicsCommand() *cobra.Command {
 	var o topicsOptions
 	cmd := &cobra.Command{
-		Use:   "topics",
-		Short: "Create, list, describe and delete topics (kafka-topics.sh)",
-		Long:  topicsLong,
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			var actions []string
-			for _, a := range []struct {
-				name string
-				set  bool
-			}{{"create", o.create}, {"list", o.list}, {"describe", o.describe}, {"delete", o.delete}} {
-				if a.set {
-					actions = append(actions, a.name)
-				}
-			}
-			if len(actions) != 1 {
-				return errors.New("exactly one of --create, --list, --describe or --delete is required (or the subcommand form: samsa topics create ...)")
-			}
-			return runTopics(cmd, actions[0], &o)
-		},
+		Use:     "topics",
+		Short:   "Create, list, describe, alter and delete topics (kafka-topics.sh)",
+		Long:    topicsLong,
+		Example: topicsExample,
+		Args:    noArgs,
 	}
-	addTopicsFlags(cmd, &o)
-	cmd.Flags().BoolVar(&o.create, "create", false, "create a topic")
-	cmd.Flags().BoolVar(&o.list, "list", false, "list all topics")
-	cmd.Flags().BoolVar(&o.describe, "describe", false, "describe a topic, or all topics without --topic")
-	cmd.Flags().BoolVar(&o.delete, "delete", false, "delete a topic")
-
-	for _, action := range []string{"create", "list", "describe", "delete"} {
-		sub := &cobra.Command{
-			Use:   action,
-			Short: "Same as samsa topics --" + action,
-			Args:  cobra.NoArgs,
-			RunE: func(cmd *cobra.Command, _ []string) error {
-				return runTopics(cmd, action, &o)
-			},
-		}
-		addTopicsFlags(sub, &o)
-		cmd.AddCommand(sub)
-	}
-	return cmd
+	return actionCommand(cmd, topicsActions, func(c *cobra.Command) { addTopicsFlags(c, &o) },
+		func(cmd *cobra.Command, act string, _ []string) error { return runTopics(cmd, act, &o) })
 }
 
 func addTopicsFlags(cmd *cobra.Command, o *topicsOptions) {
-	addBootstrapFlag(cmd, &o.bootstrap)
+	addConnFlags(cmd, &o.conn)
 	f := cmd.Flags()
-	f.StringVar(&o.topic, "topic", "", "topic name")
-	f.Int32Var(&o.partitions, "partitions", 0, "number of partitions (create; default: the broker's num.partitions)")
-	f.Int16Var(&o.replicationFactor, "replication-factor", 0, "replicas per partition (create; default: the broker's default.replication.factor)")
+	f.StringVar(&o.topic, "topic", "", "topic name (a regular expression for list, describe, alter, delete)")
+	f.Int32Var(&o.partitions, "partitions", 0, "number of partitions (create: default the broker's num.partitions; alter: the new total)")
+	f.Int16Var(&o.replicationFactor, "replication-factor", 0, "replicas per partition (create; default the broker's default.replication.factor)")
+	f.StringVar(&o.replicaAssignment, "replica-assignment", "", "create: brokers of each partition's replicas, e.g. 1:2,2:3 (partitions by comma, brokers by colon)")
 	f.StringArrayVar(&o.configs, "config", nil, "topic config key=value (create; repeatable), e.g. --config retention.ms=3600000")
 	f.BoolVar(&o.ifNotExists, "if-not-exists", false, "create: do nothing if the topic exists")
-	f.BoolVar(&o.ifExists, "if-exists", false, "describe, delete: do nothing if the topic does not exist")
+	f.BoolVar(&o.ifExists, "if-exists", false, "describe, alter, delete: do nothing if the topic does not exist")
+	f.BoolVar(&o.excludeInternal, "exclude-internal", false, "list, describe: leave out internal topics such as __consumer_offsets")
+	f.BoolVar(&o.underReplicated, "under-replicated-partitions", false, "describe: only partitions with fewer in-sync replicas than replicas")
+	f.BoolVar(&o.unavailable, "unavailable-partitions", false, "describe: only partitions without a leader")
+	f.BoolVar(&o.atMinISR, "at-min-isr-partitions", false, "describe: only partitions whose in-sync replicas are exactly min.insync.replicas")
+	f.BoolVar(&o.underMinISR, "under-min-isr-partitions", false, "describe: only partitions with fewer in-sync replicas than min.insync.replicas")
 }
 
-func runTopics(cmd *cobra.Command, action string, o *topicsOptions) error {
-	flags := cmd.Flags()
-	// Like kafka-topics.sh, refuse flags that mean nothing for the action
-	// rather than ignore them: `--delete --partitions 3` is a mistake.
-	for _, r := range []struct {
-		flag    string
-		actions []string
-	}{
-		{"topic", []string{"create", "describe", "delete"}},
-		{"partitions", []string{"create"}},
-		{"replication-factor", []string{"create"}},
-		{"config", []string{"create"}},
-		{"if-not-exists", []string{"create"}},
-		{"if-exists", []string{"describe", "delete"}},
-	} {
-		if flags.Changed(r.flag) && !slices.Contains(r.actions, action) {
-			return fmt.Errorf("--%s cannot be used with %s", r.flag, action)
+// topicsFlagActions is which actions each flag belongs to.
+var topicsFlagActions = map[string][]string{
+	"topic":                       {"create", "list", "describe", "alter", "delete"},
+	"partitions":                  {"create", "alter"},
+	"replication-factor":          {"create"},
+	"replica-assignment":          {"create"},
+	"config":                      {"create"},
+	"if-not-exists":               {"create"},
+	"if-exists":                   {"describe", "alter", "delete"},
+	"exclude-internal":            {"list", "describe"},
+	"under-replicated-partitions": {"describe"},
+	"unavailable-partitions":      {"describe"},
+	"at-min-isr-partitions":       {"describe"},
+	"under-min-isr-partitions":    {"describe"},
+}
+
+func runTopics(cmd *cobra.Command, act string, o *topicsOptions) error {
+	if err := checkFlagsFor(cmd, act, topicsFlagActions); err != nil {
+		return err
+	}
+	if (act == "create" || act == "alter" || act == "delete") && o.topic == "" {
+		return usagef("%s: --topic is required", act)
+	}
+	var nt kafka.NewTopic
+	if act == "create" {
+		var err error
+		if nt, err = o.newTopic(cmd); err != nil {
+			return err
 		}
 	}
-	if (action == "create" || action == "delete") && o.topic == "" {
-		return fmt.Errorf("%s: --topic is required", action)
+	if act == "alter" {
+		if !cmd.Flags().Changed("partitions") {
+			return usagef("alter: --partitions is required (the only change kafka-topics.sh --alter makes)")
+		}
+		if o.partitions < 1 {
+			return usagef("--partitions must be at least 1, got %d", o.partitions)
+		}
 	}
-
-	cl, err := newClient(o.bootstrap)
+	adm, err := o.conn.admin(cmd)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	ctx, cancel := context.WithTimeout(cmd.Context(), adminTimeout)
-	defer cancel()
+	defer adm.Close()
+	ctx := cmd.Context()
 	out := cmd.OutOrStdout()
 
-	switch action {
+	switch act {
 	case "create":
-		partitions, rf := int32(-1), int16(-1) // -1: the broker's default (CreateTopics v4+, KIP-464)
-		if flags.Changed("partitions") {
-			if o.partitions < 1 {
-				return fmt.Errorf("--partitions must be at least 1, got %d", o.partitions)
-			}
-			partitions = o.partitions
-		}
-		if flags.Changed("replication-factor") {
-			if o.replicationFactor < 1 {
-				return fmt.Errorf("--replication-factor must be at least 1, got %d", o.replicationFactor)
-			}
-			rf = o.replicationFactor
-		}
-		return createTopic(ctx, adm, out, o, partitions, rf)
+		return createTopic(cmd, adm, nt, o.ifNotExists)
 	case "list":
-		return listTopics(ctx, adm, out)
+		return listTopics(ctx, cmd, adm, o)
 	case "describe":
-		return describeTopics(ctx, adm, out, o)
+		return describeTopics(ctx, cmd, adm, out, o)
+	case "alter":
+		return alterTopics(ctx, cmd, adm, o)
 	case "delete":
-		return deleteTopic(ctx, adm, o)
+		return deleteTopics(ctx, cmd, adm, o)
 	}
-	return fmt.Errorf("unknown action %q", action)
+	return fmt.Errorf("unknown action %q", act)
 }
 
-func createTopic(ctx context.Context, adm *kadm.Client, out io.Writer, o *topicsOptions, partitions int32, rf int16) error {
+// newTopic checks the create flags and returns the topic to create.
+func (o *topicsOptions) newTopic(cmd *cobra.Command) (kafka.NewTopic, error) {
+	flags := cmd.Flags()
+	nt := kafka.NewTopic{Name: o.topic}
+	if flags.Changed("partitions") {
+		if o.partitions < 1 {
+			return nt, usagef("--partitions must be at least 1, got %d", o.partitions)
+		}
+		nt.NumPartitions = o.partitions
+	}
+	if flags.Changed("replication-factor") {
+		if o.replicationFactor < 1 {
+			return nt, usagef("--replication-factor must be at least 1, got %d", o.replicationFactor)
+		}
+		nt.ReplicationFactor = o.replicationFactor
+	}
+	if o.replicaAssignment != "" {
+		if nt.NumPartitions > 0 || nt.ReplicationFactor > 0 {
+			return nt, usagef("--replica-assignment cannot be used with --partitions or --replication-factor")
+		}
+		ra, err := parseReplicaAssignment(o.replicaAssignment)
+		if err != nil {
+			return nt, err
+		}
+		nt.ReplicaAssignment = ra
+	}
 	kv, err := parseKeyValues("--config", o.configs)
+	if err != nil {
+		return nt, err
+	}
+	nt.Configs = kv
+	return nt, nil
+}
+
+// parseReplicaAssignment reads kafka-topics.sh's --replica-assignment:
+// partitions separated by commas, each a colon-separated broker list.
+func parseReplicaAssignment(s string) (map[int32][]int32, error) {
+	out := map[int32][]int32{}
+	width := -1
+	for p, part := range strings.Split(s, ",") {
+		var brokers []int32
+		for _, b := range strings.Split(part, ":") {
+			id, err := strconv.ParseInt(strings.TrimSpace(b), 10, 32)
+			if err != nil || id < 0 {
+				return nil, usagef("--replica-assignment %q: %q is not a broker id", s, b)
+			}
+			for _, seen := range brokers {
+				if seen == int32(id) {
+					return nil, usagef("--replica-assignment %q: partition %d names broker %d twice", s, p, id)
+				}
+			}
+			brokers = append(brokers, int32(id))
+		}
+		if width >= 0 && len(brokers) != width {
+			return nil, usagef("--replica-assignment %q: every partition needs the same number of replicas", s)
+		}
+		width = len(brokers)
+		out[int32(p)] = brokers
+	}
+	return out, nil
+}
+
+func createTopic(cmd *cobra.Command, adm *kafka.Admin, nt kafka.NewTopic, ifNotExists bool) error {
+	res, err := waitingFor(cmd, "creating topic "+nt.Name, func() ([]kafka.TopicResult, error) {
+		return adm.CreateTopics(cmd.Context(), false, nt)
+	})
+	if err == nil {
+		err = res[0].Err
+	}
+	switch {
+	case errors.Is(err, kerr.TopicAlreadyExists):
+		if ifNotExists {
+			return nil
+		}
+		return fmt.Errorf("topic %q already exists", nt.Name)
+	case err != nil:
+		return fmt.Errorf("create topic %q: %w", nt.Name, err)
+	}
+	if strings.ContainsAny(nt.Name, "._") {
+		// kafka-topics.sh's warning: metric names replace '.' with '_'.
+		fmt.Fprintln(cmd.ErrOrStderr(), "WARNING: Due to limitations in metric names, topics with a period ('.') or underscore ('_') could collide. To avoid issues it is best to use either, but not both.")
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Created topic %s.\n", nt.Name)
+	return nil
+}
+
+// matchTopics returns the topics --topic names: all of them without it,
+// the one named if it exists, else those the name matches as a regular
+// expression (kafka-topics.sh's --topic is one). It lists internal topics
+// unless excludeInternal.
+func matchTopics(ctx context.Context, cmd *cobra.Command, adm *kafka.Admin, pattern string, excludeInternal bool) ([]kafka.TopicDescription, error) {
+	all, err := waitingFor(cmd, "listing topics", func() ([]kafka.TopicDescription, error) {
+		return adm.ListTopics(ctx, !excludeInternal)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list topics: %w", err)
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].Name < all[j].Name })
+	if pattern == "" {
+		return all, nil
+	}
+	for _, d := range all {
+		if d.Name == pattern {
+			return []kafka.TopicDescription{d}, nil
+		}
+	}
+	re, err := regexp.Compile("^(?:" + pattern + ")$")
+	if err != nil {
+		return nil, nil // not a pattern: a topic that does not exist
+	}
+	var out []kafka.TopicDescription
+	for _, d := range all {
+		if re.MatchString(d.Name) {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func listTopics(ctx context.Context, cmd *cobra.Command, adm *kafka.Admin, o *topicsOptions) error {
+	ts, err := matchTopics(ctx, cmd, adm, o.topic, o.excludeInternal)
 	if err != nil {
 		return err
 	}
-	configs := make(map[string]*string, len(kv))
-	for k, v := range kv {
-		configs[k] = kadm.StringPtr(v)
-	}
-	resp, err := adm.CreateTopic(ctx, partitions, rf, configs, o.topic)
-	switch {
-	case errors.Is(err, kerr.TopicAlreadyExists):
-		if o.ifNotExists {
-			return nil
-		}
-		return fmt.Errorf("topic %q already exists", o.topic)
-	case err != nil:
-		return topicError("create topic", o.topic, err, resp.ErrMessage)
-	}
-	fmt.Fprintf(out, "Created topic %s.\n", o.topic)
-	return nil
-}
-
-func listTopics(ctx context.Context, adm *kadm.Client, out io.Writer) error {
-	// kafka-topics.sh --list shows internal topics too (unless
-	// --exclude-internal), so ask for them.
-	details, err := adm.ListTopicsWithInternal(ctx)
-	if err != nil {
-		return fmt.Errorf("list topics: %w", err)
-	}
-	for _, name := range details.Names() {
-		fmt.Fprintln(out, name)
+	for _, d := range ts {
+		fmt.Fprintln(cmd.OutOrStdout(), d.Name)
 	}
 	return nil
 }
 
-func describeTopics(ctx context.Context, adm *kadm.Client, out io.Writer, o *topicsOptions) error {
-	var names []string
-	if o.topic != "" {
-		names = []string{o.topic}
+// missingTopic is the error for a --topic that matched nothing.
+func missingTopic(topic string, ifExists bool) error {
+	if ifExists {
+		return nil
 	}
-	details, err := adm.ListTopicsWithInternal(ctx, names...)
+	return fmt.Errorf("topic %q does not exist", topic)
+}
+
+func describeTopics(ctx context.Context, cmd *cobra.Command, adm *kafka.Admin, out io.Writer, o *topicsOptions) error {
+	found, err := matchTopics(ctx, cmd, adm, o.topic, o.excludeInternal)
 	if err != nil {
-		return fmt.Errorf("describe topics: %w", err)
+		return err
 	}
-	var found []kadm.TopicDetail
-	for _, d := range details.Sorted() {
-		switch {
-		case errors.Is(d.Err, kerr.UnknownTopicOrPartition):
-			if o.ifExists {
-				continue
-			}
-			return fmt.Errorf("topic %q does not exist", d.Topic)
-		case d.Err != nil:
-			return topicError("describe topic", d.Topic, d.Err, "")
+	if len(found) == 0 && o.topic != "" {
+		return missingTopic(o.topic, o.ifExists)
+	}
+	for _, d := range found {
+		if d.Err != nil {
+			return fmt.Errorf("describe topic %q: %w", d.Name, d.Err)
 		}
-		found = append(found, d)
 	}
 	if len(found) == 0 {
 		return nil
 	}
-	topicNames := make([]string, len(found))
+	resources := make([]kafka.ConfigResource, len(found))
 	for i, d := range found {
-		topicNames[i] = d.Topic
+		resources[i] = kafka.ConfigResource{Type: kafka.ConfigResourceTopic, Name: d.Name}
 	}
-	configs, err := adm.DescribeTopicConfigs(ctx, topicNames...)
+	configs, err := waitingFor(cmd, "describing topic configs", func() ([]kafka.ConfigResult, error) {
+		return adm.DescribeConfigs(ctx, resources...)
+	})
 	if err != nil {
 		return fmt.Errorf("describe topic configs: %w", err)
 	}
-	for _, d := range found {
-		rc, err := configs.On(d.Topic, nil)
-		if err == nil {
-			err = rc.Err
+	filtered := o.underReplicated || o.unavailable || o.atMinISR || o.underMinISR
+	for i, d := range found {
+		if configs[i].Err != nil {
+			return fmt.Errorf("describe configs of topic %q: %w", d.Name, configs[i].Err)
 		}
-		if err != nil {
-			return topicError("describe configs of topic", d.Topic, err, rc.ErrMessage)
+		if filtered {
+			minISR := 1
+			if e, ok := configs[i].Entry("min.insync.replicas"); ok {
+				if n, err := strconv.Atoi(e.Value); err == nil {
+					minISR = n
+				}
+			}
+			for _, p := range d.Partitions {
+				if o.partitionSelected(p, minISR) {
+					writePartition(out, p)
+				}
+			}
+			continue
 		}
-		writeTopicDescription(out, d, rc.Configs)
+		writeTopicDescription(out, d, configs[i].Entries)
 	}
 	return nil
+}
+
+// partitionSelected reports whether the describe filters keep p.
+func (o *topicsOptions) partitionSelected(p kafka.PartitionInfo, minISR int) bool {
+	isr := len(p.InSyncReplicas)
+	return o.underReplicated && isr < len(p.Replicas) ||
+		o.unavailable && p.Leader == nil ||
+		o.atMinISR && isr == minISR ||
+		o.underMinISR && isr < minISR
 }
 
 // writeTopicDescription prints one topic as kafka-topics.sh --describe
 // does: a summary line whose Configs are the ones not at their default,
 // then one tab-indented line per partition.
-func writeTopicDescription(out io.Writer, d kadm.TopicDetail, configs []kadm.Config) {
+func writeTopicDescription(out io.Writer, d kafka.TopicDescription, configs []kafka.ConfigEntry) {
 	var set []string
 	for _, c := range configs {
-		if c.Source != kmsg.ConfigSourceDefaultConfig {
-			set = append(set, c.Key+"="+c.MaybeValue())
+		if !c.IsDefault {
+			v := c.Value
+			if c.Sensitive || c.IsNull {
+				v = "null"
+			}
+			set = append(set, c.Name+"="+v)
 		}
 	}
 	sort.Strings(set)
-	partitions := d.Partitions.Sorted()
 	rf := 0
-	if len(partitions) > 0 {
-		rf = len(partitions[0].Replicas)
+	if len(d.Partitions) > 0 {
+		rf = len(d.Partitions[0].Replicas)
 	}
 	fmt.Fprintf(out, "Topic: %s\tTopicId: %s\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: %s\n",
-		d.Topic, kafkaUUID(d.ID), len(partitions), rf, strings.Join(set, ","))
-	for _, p := range partitions {
-		leader := "none"
-		if p.Leader >= 0 {
-			leader = strconv.Itoa(int(p.Leader))
-		}
-		fmt.Fprintf(out, "\tTopic: %s\tPartition: %d\tLeader: %s\tReplicas: %s\tIsr: %s\n",
-			d.Topic, p.Partition, leader, joinInt32(p.Replicas), joinInt32(p.ISR))
+		d.Name, kafkaUUID(d.ID), len(d.Partitions), rf, strings.Join(set, ","))
+	for _, p := range d.Partitions {
+		writePartition(out, p)
 	}
 }
 
-func deleteTopic(ctx context.Context, adm *kadm.Client, o *topicsOptions) error {
-	resp, err := adm.DeleteTopic(ctx, o.topic)
-	switch {
-	case errors.Is(err, kerr.UnknownTopicOrPartition):
-		if o.ifExists {
-			return nil
+func writePartition(out io.Writer, p kafka.PartitionInfo) {
+	leader := "none"
+	if p.Leader != nil {
+		leader = strconv.Itoa(int(p.Leader.ID))
+	}
+	fmt.Fprintf(out, "\tTopic: %s\tPartition: %d\tLeader: %s\tReplicas: %s\tIsr: %s",
+		p.Topic, p.Partition, leader, joinInt32(p.Replicas), joinInt32(p.InSyncReplicas))
+	if len(p.OfflineReplicas) > 0 {
+		fmt.Fprintf(out, "\tOffline: %s", joinInt32(p.OfflineReplicas))
+	}
+	fmt.Fprintln(out)
+}
+
+func alterTopics(ctx context.Context, cmd *cobra.Command, adm *kafka.Admin, o *topicsOptions) error {
+	found, err := matchTopics(ctx, cmd, adm, o.topic, false)
+	if err != nil {
+		return err
+	}
+	if len(found) == 0 {
+		return missingTopic(o.topic, o.ifExists)
+	}
+	totals := map[string]int32{}
+	for _, d := range found {
+		totals[d.Name] = o.partitions
+	}
+	res, err := waitingFor(cmd, "adding partitions", func() (map[string]error, error) {
+		return adm.CreatePartitions(ctx, false, totals)
+	})
+	if err != nil {
+		return fmt.Errorf("alter partitions: %w", err)
+	}
+	var errs []error
+	for _, d := range found {
+		if err := res[d.Name]; err != nil {
+			errs = append(errs, fmt.Errorf("alter topic %q: %w", d.Name, err))
 		}
-		return fmt.Errorf("topic %q does not exist", o.topic)
-	case err != nil:
-		return topicError("delete topic", o.topic, err, resp.ErrMessage)
+	}
+	return errors.Join(errs...)
+}
+
+func deleteTopics(ctx context.Context, cmd *cobra.Command, adm *kafka.Admin, o *topicsOptions) error {
+	found, err := matchTopics(ctx, cmd, adm, o.topic, false)
+	if err != nil {
+		return err
+	}
+	if len(found) == 0 {
+		return missingTopic(o.topic, o.ifExists)
+	}
+	names := make([]string, len(found))
+	for i, d := range found {
+		names[i] = d.Name
+	}
+	res, err := waitingFor(cmd, "deleting topics", func() (map[string]error, error) {
+		return adm.DeleteTopics(ctx, names...)
+	})
+	if err != nil {
+		return fmt.Errorf("delete topics: %w", err)
+	}
+	var errs []error
+	for _, n := range names {
+		if err := res[n]; err != nil && !(o.ifExists && errors.Is(err, kerr.UnknownTopicOrPartition)) {
+			errs = append(errs, fmt.Errorf("delete topic %q: %w", n, err))
+		}
 	}
 	// kafka-topics.sh --delete prints nothing on success either.
-	return nil
-}
-
-// topicError words a failed topic operation, with the broker's message
-// when it sent one.
-func topicError(op, topic string, err error, brokerMsg string) error {
-	if brokerMsg != "" {
-		return fmt.Errorf("%s %q: %w: %s", op, topic, err, brokerMsg)
-	}
-	return fmt.Errorf("%s %q: %w", op, topic, err)
+	return errors.Join(errs...)
 }
 
 // kafkaUUID formats a topic ID as Kafka's Uuid.toString does: URL-safe
 // base64 without padding.
-func kafkaUUID(id kadm.TopicID) string {
+func kafkaUUID(id kafka.UUID) string {
 	return base64.RawURLEncoding.EncodeToString(id[:])
-}
-
-func joinInt32(xs []int32) string {
-	s := make([]string, len(xs))
-	for i, x := range xs {
-		s[i] = strconv.Itoa(int(x))
-	}
-	return strings.Join(s, ",")
 }
