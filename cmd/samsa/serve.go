@@ -15,6 +15,7 @@ import (
 
 	"github.com/samsa-io/samsa/internal/broker"
 	"github.com/samsa-io/samsa/internal/config"
+	"github.com/samsa-io/samsa/internal/registry"
 )
 
 // propFlags are the flags named after broker properties (--log.dirs, ...).
@@ -29,6 +30,7 @@ func serveCommand() *cobra.Command {
 		configFile string
 		overrides  []string
 		logLevel   string
+		registryAt string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -78,12 +80,13 @@ it.`,
 			for _, k := range cfg.Ignored {
 				logger.Warn("ignoring Kafka property with no effect in Samsa", "property", k)
 			}
-			return serve(cfg, logger)
+			return serve(cfg, logger, registryAt)
 		},
 	}
 	cmd.Flags().StringVar(&configFile, "config", "", "server.properties file with Kafka broker property names")
 	cmd.Flags().StringArrayVar(&overrides, "override", nil, "broker property key=value (repeatable), e.g. --override log.dirs=/var/lib/samsa")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&registryAt, "schema-registry-listen", "", "also serve a schema registry on host:port (e.g. 127.0.0.1:8081), stored in this cluster's _schemas topic")
 	for _, d := range config.BrokerDefs {
 		usage := "broker property " + d.Name
 		if d.Default != "" {
@@ -110,14 +113,26 @@ func newLogger(level string) (*slog.Logger, error) {
 // this broker's leaderships away after SIGTERM or SIGINT.
 const controlledShutdownTimeout = 30 * time.Second
 
-func serve(cfg *config.Broker, logger *slog.Logger) error {
+func serve(cfg *config.Broker, logger *slog.Logger, registryAt string) error {
 	sig := make(chan os.Signal, 2)
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
 	b, err := start(cfg, logger, sig)
 	if err != nil {
 		return err
 	}
+	stopRegistry := func() error { return nil }
+	if registryAt != "" {
+		if stopRegistry, err = startRegistry(context.Background(), registryOptions{bootstrap: b.Addr(), listen: registryAt,
+			topic: registry.DefaultTopic, groupID: registry.DefaultGroupID}, logger); err != nil {
+			b.Close()
+			return err
+		}
+	}
 	s := <-sig
+	// The registry goes first: it leaves its group while the broker is up.
+	if err := stopRegistry(); err != nil {
+		logger.Warn("closing the schema registry", "err", err)
+	}
 	logger.Info("shutting down", "signal", s.String())
 	done := make(chan error, 1)
 	go func() {
