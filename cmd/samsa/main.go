@@ -1,5 +1,6 @@
 // Command samsa is the Samsa broker and the command-line tools Kafka users
-// know: serve, topics, produce, consume, groups, configs, dump-log.
+// know: serve, topics, produce, consume, groups, configs, dump-log, perf,
+// verify.
 //
 // Exit status: 0 on success, 1 on failure, 2 on a usage error (an unknown
 // flag, a missing or contradictory option), as Kafka's tools.
