@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
@@ -286,4 +287,43 @@ func decodeSnapshot(b []byte, now int64) (*producerState, error) {
 		}
 	}
 	return ps, nil
+}
+
+// ActiveProducer is one producer's state in a partition, as
+// DescribeProducers (KIP-664) reports it.
+type ActiveProducer struct {
+	ProducerID    int64
+	ProducerEpoch int16
+	// LastSequence and LastTimestamp are those of the producer's last
+	// batch (the batch's max timestamp), -1 when it wrote none.
+	LastSequence     int32
+	LastTimestamp    int64
+	CoordinatorEpoch int32
+	// TxnStartOffset is the first offset of the producer's open
+	// transaction in the partition, -1 when none is open.
+	TxnStartOffset int64
+}
+
+// ActiveProducers lists the producers the partition keeps state for,
+// by producer id.
+func (l *Log) ActiveProducers() []ActiveProducer {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	out := make([]ActiveProducer, 0, len(l.ps.producers))
+	for id, e := range l.ps.producers {
+		a := ActiveProducer{
+			ProducerID: id, ProducerEpoch: e.epoch,
+			LastSequence: -1, LastTimestamp: -1,
+			CoordinatorEpoch: e.coordinatorEpoch, TxnStartOffset: -1,
+		}
+		if n := len(e.batches); n > 0 {
+			a.LastSequence, a.LastTimestamp = e.batches[n-1].lastSeq, e.batches[n-1].timestamp
+		}
+		if e.inTxn {
+			a.TxnStartOffset = e.txnFirstOffset
+		}
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b ActiveProducer) int { return cmp.Compare(a.ProducerID, b.ProducerID) })
+	return out
 }
