@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -30,7 +32,10 @@ func serveCommand() *cobra.Command {
 		configFile string
 		overrides  []string
 		logLevel   string
+		logFormat  string
 		registryAt string
+		metricsAt  string
+		pprof      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -51,7 +56,7 @@ file. An unknown property or a bad value stops startup with a message naming
 it.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			logger, err := newLogger(logLevel)
+			logger, err := newLoggerFormat(logLevel, logFormat)
 			if err != nil {
 				return err
 			}
@@ -73,6 +78,13 @@ it.`,
 				}
 				props[strings.TrimSpace(k)] = strings.TrimSpace(v)
 			}
+			// The short operations flags win over the properties they set.
+			if cmd.Flags().Changed("metrics-listen") {
+				props["metrics.listen"] = metricsAt
+			}
+			if cmd.Flags().Changed("pprof") {
+				props["metrics.pprof.enable"] = strconv.FormatBool(pprof)
+			}
 			cfg, err := config.NewBroker(props)
 			if err != nil {
 				return fmt.Errorf("invalid configuration:\n%w", err)
@@ -86,6 +98,9 @@ it.`,
 	cmd.Flags().StringVar(&configFile, "config", "", "server.properties file with Kafka broker property names")
 	cmd.Flags().StringArrayVar(&overrides, "override", nil, "broker property key=value (repeatable), e.g. --override log.dirs=/var/lib/samsa")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&logFormat, "log-format", "text", "text (key=value) or json (one object per line)")
+	cmd.Flags().StringVar(&metricsAt, "metrics-listen", "", "serve Prometheus /metrics, /healthz and /readyz over HTTP on host:port (e.g. 127.0.0.1:9644); the property metrics.listen")
+	cmd.Flags().BoolVar(&pprof, "pprof", false, "also serve Go's profiler under /debug/pprof/ on the metrics listener; the property metrics.pprof.enable")
 	cmd.Flags().StringVar(&registryAt, "schema-registry-listen", "", "also serve a schema registry on host:port (e.g. 127.0.0.1:8081), stored in this cluster's _schemas topic")
 	for _, d := range config.BrokerDefs {
 		usage := "broker property " + d.Name
@@ -101,12 +116,27 @@ it.`,
 	return cmd
 }
 
-func newLogger(level string) (*slog.Logger, error) {
+func newLogger(level string) (*slog.Logger, error) { return newLoggerFormat(level, "text") }
+
+// newLoggerFormat returns a logger to stderr at level, writing slog's
+// text (key=value) or JSON lines.
+func newLoggerFormat(level, format string) (*slog.Logger, error) {
+	return newLoggerTo(os.Stderr, level, format)
+}
+
+func newLoggerTo(w io.Writer, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: expected text or json", format)
 }
 
 // controlledShutdownTimeout bounds the wait for the controller to move

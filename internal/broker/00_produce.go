@@ -58,6 +58,7 @@ func handleProduce(b *Broker, r *request) (kmsg.Response, error) {
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 			ack, err := b.producePartition(t, rp, req.TransactionID, req.Version, req.Acks, now, sp)
 			if err != nil {
+				b.metrics.produced(t.statsOrNil(), 0, 0, true)
 				sp.ErrorCode, sp.ErrorMessage = errCode(err)
 				if sp.ErrorCode == kerr.UnknownServerError.Code {
 					b.log.Error("produce failed", "topic", rt.Topic, "partition", rp.Partition, "err", err)
@@ -118,6 +119,12 @@ func (b *Broker) producePartition(t *topic, rp *kmsg.ProduceRequestTopicPartitio
 	if err != nil {
 		return pendingAck{}, storageError(err)
 	}
+	// A retried batch the log already had is a request but no traffic.
+	var bytesIn, records int64
+	if !res.Duplicate {
+		bytesIn, records = int64(len(rp.Records)), res.LastOffset-res.FirstOffset+1
+	}
+	b.metrics.produced(t.stats, bytesIn, records, false)
 	sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = res.FirstOffset, res.LogAppendTime, res.LogStartOffset
 	return pendingAck{p: p, epoch: res.leaderEpoch, offset: res.LastOffset + 1, minISR: t.minISR}, nil
 }
@@ -153,6 +160,7 @@ func (b *Broker) awaitAcks(pending []pendingAck, timeout time.Duration) {
 			done, err := a.p.committed(a.epoch, a.offset, a.minISR)
 			switch {
 			case err != nil:
+				b.metrics.produceFailedLate(a.p.stats)
 				a.sp.ErrorCode, a.sp.ErrorMessage = errCode(err)
 				a.sp.BaseOffset, a.sp.LogAppendTime, a.sp.LogStartOffset = -1, -1, -1
 			case !done:
@@ -171,6 +179,8 @@ func (b *Broker) awaitAcks(pending []pendingAck, timeout time.Duration) {
 			}
 			timer = time.NewTimer(timeout)
 			defer timer.Stop()
+			b.metrics.producePurgatory.Add(1)
+			defer b.metrics.producePurgatory.Add(-1)
 			continue // re-check: the high watermark may have moved before we parked
 		}
 		select {
@@ -180,6 +190,7 @@ func (b *Broker) awaitAcks(pending []pendingAck, timeout time.Duration) {
 		case <-b.done:
 		}
 		for _, a := range pending {
+			b.metrics.produceFailedLate(a.p.stats)
 			a.sp.ErrorCode, a.sp.ErrorMessage = errCode(errorf(kerr.RequestTimedOut,
 				"the in-sync replicas did not acknowledge within the request timeout"))
 			a.sp.BaseOffset, a.sp.LogAppendTime, a.sp.LogStartOffset = -1, -1, -1

@@ -102,6 +102,8 @@ func handleFetch(b *Broker, r *request) (kmsg.Response, error) {
 			}
 			timer = time.NewTimer(time.Until(deadline))
 			defer timer.Stop()
+			b.metrics.fetchPurgatory.Add(1)
+			defer b.metrics.fetchPurgatory.Add(-1)
 			continue // re-check: data may have arrived before we parked
 		}
 		select {
@@ -111,6 +113,7 @@ func handleFetch(b *Broker, r *request) (kmsg.Response, error) {
 			deadline = time.Now() // answer with what there is and let Close proceed
 		}
 	}
+	b.metrics.fetched(replica >= 0, items, resp)
 	if incremental {
 		resp.dropUnchanged(items)
 	}

@@ -34,6 +34,8 @@ type Broker struct {
 	groups    *groupCoordinator // consumer groups and committed offsets
 	txns      *txnCoordinator   // transactions and __transaction_state
 	replicas  *replicaManager   // replica fetchers and the ISR checks
+	metrics   *brokerMetrics    // counters and the Prometheus registry (metrics.go)
+	http      *metricsServer    // the metrics.listen endpoint, or nil (metrics_http.go)
 
 	// regEpoch is the broker epoch of the latest registration, 0 before
 	// Start.
@@ -120,6 +122,7 @@ func NewContext(ctx context.Context, cfg *config.Broker, logger *slog.Logger) (*
 	b.groups = newGroups(b)
 	b.txns = newTxns(b)
 	b.replicas = newReplicaManager(b)
+	b.metrics = newBrokerMetrics(b)
 	return b, nil
 }
 
@@ -148,8 +151,15 @@ func (b *Broker) Start() error {
 		}
 	}
 	b.advertised = adv
+	// The metrics endpoint comes up first, so /readyz can say what
+	// startup waits for.
+	if err := b.startMetricsServer(); err != nil {
+		b.closeListeners()
+		return err
+	}
 	if err := b.register(); err != nil {
 		b.closeListeners()
+		b.stopMetricsServer()
 		return err
 	}
 	// The first snapshot is applied before the first connection, so that
@@ -168,6 +178,7 @@ func (b *Broker) Start() error {
 		b.wg.Add(1)
 		go b.accept(ln)
 	}
+	b.metrics.ready.Store(true)
 	return nil
 }
 
@@ -214,6 +225,7 @@ func (b *Broker) accept(ln net.Listener) {
 			continue
 		}
 		backoff = 0
+		b.metrics.connectionsCreated.Add(1)
 		if tc, ok := nc.(*net.TCPConn); ok {
 			tc.SetNoDelay(true)
 		}
@@ -264,12 +276,14 @@ func (b *Broker) close(abandon bool) error {
 	b.closed = true
 	close(b.done)
 	b.closeListeners()
+	b.metrics.ready.Store(false)
 	for c := range b.conns {
 		c.close()
 	}
 	b.connsMu.Unlock()
 	b.wg.Wait()
 	b.bg.Wait()
+	b.stopMetricsServer()
 	b.replicas.stop()
 	b.txns.close()
 	b.closeGroups()

@@ -30,6 +30,8 @@ type request struct {
 	// pooledFrame says frame came from framePools and goes back once
 	// the request is served.
 	pooledFrame bool
+	// received is when the frame was read, for the request metrics.
+	received time.Time
 }
 
 // Produce frames are the large ones of a busy broker; their buffers are
@@ -149,6 +151,8 @@ func (c *conn) read() error {
 		}
 		req.conn = c
 		req.pooledFrame = pooled
+		req.received = time.Now()
+		c.b.metrics.inFlight.Add(1)
 		c.reqs <- req
 	}
 }
@@ -232,11 +236,13 @@ func skipTags(b []byte) ([]byte, error) {
 func (c *conn) serve() {
 	for req := range c.reqs {
 		err := c.handle(req)
+		c.b.metrics.requestDone(req)
 		releaseFrame(req)
 		if err != nil {
 			c.log.Info("closing connection", "api", kmsg.NameForKey(req.key), "err", err)
 			c.close()
 			for range c.reqs { // let the reader finish
+				c.b.metrics.inFlight.Add(-1)
 			}
 			return
 		}

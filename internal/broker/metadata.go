@@ -120,6 +120,9 @@ func (b *Broker) apply(snap *cluster.Snapshot) {
 		} else {
 			t = b.newTopic(name, ts.ID, ts.Configs)
 			configsChanged = prev != nil && prev.id == ts.ID
+			if configsChanged {
+				t.stats = prev.stats
+			}
 		}
 		t.meta = ts
 		t.partitions = make([]*partition, len(ts.Partitions))
@@ -141,6 +144,7 @@ func (b *Broker) apply(snap *cluster.Snapshot) {
 					continue
 				}
 				p = newPartition(tp, ts.ID, l, b.nodeID)
+				p.stats = t.stats
 				b.hosted[tp] = p
 			} else if configsChanged {
 				p.log.SetConfig(lc)

@@ -27,6 +27,8 @@ type partition struct {
 	topicID cluster.TopicID
 	log     *storage.Log
 	nodeID  int32
+	// stats are the topic's traffic counters (metrics.go).
+	stats *topicStats
 
 	// mu guards the replica state below. Appends, as leader or as
 	// follower, hold it for reading, so a role change, which holds it

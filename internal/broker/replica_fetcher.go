@@ -479,6 +479,7 @@ func (f *replicaFetcher) apply(conn *brokerConn, t fetchTarget, rp *kmsg.FetchRe
 			if _, appendErr = l.AppendAsFollower(data[:whole]); appendErr != nil {
 				return
 			}
+			f.m.b.metrics.replicationBytesIn.Add(uint64(whole))
 		}
 		if hw := min(rp.HighWatermark, l.LogEndOffset()); hw > l.HighWatermark() {
 			l.SetHighWatermark(hw)

@@ -186,8 +186,10 @@ func (m *replicaManager) changeISR(p *partition, isr []int32) {
 		switch {
 		case err == nil && slices.Equal(next.ISR, isr):
 			if len(isr) < len(st.ISR) {
+				m.b.metrics.isrShrinks.Add(1)
 				log.Info("shrank the ISR: followers did not catch up within replica.lag.time.max.ms")
 			} else {
+				m.b.metrics.isrExpands.Add(1)
 				log.Info("expanded the ISR: a follower caught up")
 			}
 		case err == nil:

@@ -31,6 +31,17 @@ type topic struct {
 	cfg        config.Topic
 	rules      *batchRules // produce validation, from cfg
 	minISR     int
+	// stats are the topic's traffic counters, kept across the topic's
+	// replacements while its id stays (metrics.go).
+	stats *topicStats
+}
+
+// statsOrNil returns the topic's traffic counters, nil for no topic.
+func (t *topic) statsOrNil() *topicStats {
+	if t == nil {
+		return nil
+	}
+	return t.stats
 }
 
 // replicationFactor is the replica count of the topic's first partition.
@@ -57,7 +68,7 @@ func (b *Broker) newTopic(name string, id cluster.TopicID, overrides map[string]
 		rules.recompress = true
 		rules.targetCodec, _ = record.ParseCodec(ct)
 	}
-	return &topic{name: name, id: id, cfg: cfg, rules: rules, minISR: int(cfg.Int64("min.insync.replicas"))}
+	return &topic{name: name, id: id, cfg: cfg, rules: rules, minISR: int(cfg.Int64("min.insync.replicas")), stats: &topicStats{}}
 }
 
 // logConfig resolves the storage configuration of a topic.

@@ -139,6 +139,9 @@ var BrokerDefs = []Def{
 	{Name: "replica.fetch.backoff.ms", Type: Int, Default: "1000", Min: 0, Max: maxInt},
 	{Name: "replica.socket.timeout.ms", Type: Int, Default: "30000", Min: 1, Max: maxInt},
 	{Name: "group.consumer.assignors", Type: List, Default: "uniform,range", OneOf: consumerAssignors, Doc: "server-side assignors of KIP-848 groups, the first the default"},
+	// Operations: Samsa's own, Kafka exposes JMX instead.
+	{Name: "metrics.listen", Type: String, Nullable: true, Doc: "host:port of an HTTP endpoint serving Prometheus /metrics, /healthz and /readyz; off when empty"},
+	{Name: "metrics.pprof.enable", Type: Bool, Default: "false", Doc: "also serve Go's profiler under /debug/pprof/ on metrics.listen"},
 }
 
 // aliases maps alternative property names onto the names above.

@@ -68,6 +68,7 @@ func (s *shard) prepareRebalance(g *classicGroup) {
 		s.scheduleInitialRebalance(g, delay, remaining)
 	}
 	g.transitionTo(statePreparingRebalance, s.now())
+	s.c.rebalances.classic.Add(1)
 	s.c.logger.Debug("preparing to rebalance", "group", g.id, "generation", g.generation)
 	if !initial {
 		s.maybeCompleteJoinElseSchedule(g)

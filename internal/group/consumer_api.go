@@ -169,6 +169,7 @@ func (s *shard) consumerHeartbeat(rc RequestContext, req *kmsg.ConsumerGroupHear
 	}
 	targetEpoch, target := g.assignmentEpoch, targetOf(updated.id)
 	if groupEpoch > g.assignmentEpoch {
+		s.c.rebalances.consumer.Add(1)
 		targets := s.computeTargets(view, md, resolved, targetOf)
 		for _, id := range slices.Sorted(maps.Keys(view)) {
 			if !targets[id].equal(targetOf(id)) {

@@ -134,6 +134,8 @@ type Coordinator struct {
 	logger *slog.Logger
 	shards []*shard
 	closed atomic.Bool
+	// rebalances feeds the broker's metrics (stats.go).
+	rebalances rebalanceCounts
 }
 
 // New returns a coordinator that leads no partition yet; Load makes it
