@@ -116,7 +116,7 @@ func (c *conn) run() {
 	<-done
 	c.close()
 	switch {
-	case err == nil, errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		c.log.Debug("closing idle connection")
 	default:

@@ -58,8 +58,7 @@ func TestLoneNodeMetadataSurvivesRestart(t *testing.T) {
 	}
 	// More partitions than one transaction may hold.
 	createTopic(t, n, "wide", 250, 1, nil)
-	rev, err = st.CreatePartitions(ctx, "orders", id, 3, InitialPartitions([][]int32{{1}, {1}}, snap))
-	if err != nil {
+	if _, err = st.CreatePartitions(ctx, "orders", id, 3, InitialPartitions([][]int32{{1}, {1}}, snap)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.CreatePartitions(ctx, "orders", id, 3, InitialPartitions([][]int32{{1}}, snap)); !errors.Is(err, ErrPartitionExists) {
@@ -78,7 +77,7 @@ func TestLoneNodeMetadataSurvivesRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	createTopic(t, n, "doomed", 2, 1, map[string]string{"a": "b"})
-	if rev, err = st.DeleteTopic(ctx, "doomed"); err != nil {
+	if _, err = st.DeleteTopic(ctx, "doomed"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.DeleteTopic(ctx, "doomed"); !errors.Is(err, ErrNoSuchTopic) {

@@ -186,14 +186,6 @@ func maxOf(a, b int32) int32 {
 	return b
 }
 
-func (g *classicGroup) protocolNames(ps []kmsg.JoinGroupRequestProtocol) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		out[i] = p.Name
-	}
-	return out
-}
-
 // supportsProtocols reports whether a member with this protocol type and
 // these protocols may join: the first member needs a type and at least
 // one protocol; later ones the group's type and one protocol every member

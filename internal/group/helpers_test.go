@@ -139,19 +139,6 @@ func (l *memLog) setFail(err error) {
 	l.mu.Unlock()
 }
 
-// records decodes every record of a partition.
-func (l *memLog) records(t *testing.T, p int32) []coordRecord {
-	t.Helper()
-	var out []coordRecord
-	err := l.Replay(p, func(b []byte) error {
-		return eachRecord(b, func(r coordRecord) error { out = append(out, r); return nil })
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 var errAppendFailed = errors.New("append failed")
 
 type fakeTopic struct {
