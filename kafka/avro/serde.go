@@ -1,6 +1,7 @@
 package avro
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -108,9 +109,14 @@ type Serializer[T any] struct {
 	useLatest    bool
 	strategy     SubjectNameStrategy
 
-	mu  sync.Mutex     // guards ids
-	ids map[string]int // subject -> id of schema under it
+	mu       sync.Mutex        // guards ids and subjects
+	ids      map[string]int    // subject -> id of schema under it
+	subjects map[string]string // topic -> subject, for the strategy and isKey set
 }
+
+// maxCachedSubjects bounds a Serializer's cache of subjects by topic;
+// past it, the strategy names the subject of each record anew.
+const maxCachedSubjects = 10000
 
 // NewSerializer returns a serializer writing T with the schema text.
 func NewSerializer[T any](client *Client, schema string) (*Serializer[T], error) {
@@ -118,7 +124,7 @@ func NewSerializer[T any](client *Client, schema string) (*Serializer[T], error)
 	if err != nil {
 		return nil, fmt.Errorf("avro: %w", err)
 	}
-	return &Serializer[T]{client: client, text: schema, schema: s, autoRegister: true, strategy: TopicNameStrategy, ids: map[string]int{}}, nil
+	return &Serializer[T]{client: client, text: schema, schema: s, autoRegister: true, strategy: TopicNameStrategy, ids: map[string]int{}, subjects: map[string]string{}}, nil
 }
 
 // AcceptsConfig claims the serde's settings.
@@ -127,6 +133,7 @@ func (s *Serializer[T]) AcceptsConfig(name string) bool { return accepts(name) }
 // Configure reads the serde's settings.
 func (s *Serializer[T]) Configure(c kafka.Config, isKey bool) error {
 	s.isKey = isKey
+	defer s.forgetSubjects()
 	var err error
 	if s.autoRegister, err = boolSetting(c, cfgAutoRegister, true); err != nil {
 		return err
@@ -151,7 +158,16 @@ func (s *Serializer[T]) Configure(c kafka.Config, isKey bool) error {
 // WithStrategy sets the subject name strategy (instead of the setting).
 func (s *Serializer[T]) WithStrategy(st SubjectNameStrategy) *Serializer[T] {
 	s.strategy = st
+	s.forgetSubjects()
 	return s
+}
+
+// forgetSubjects empties the cache of subjects by topic, which the
+// strategy and isKey determine.
+func (s *Serializer[T]) forgetSubjects() {
+	s.mu.Lock()
+	clear(s.subjects)
+	s.mu.Unlock()
 }
 
 func boolSetting(c kafka.Config, name string, def bool) (bool, error) {
@@ -169,20 +185,65 @@ func boolSetting(c kafka.Config, name string, def bool) (bool, error) {
 // Close does nothing.
 func (s *Serializer[T]) Close() error { return nil }
 
+// writers pools the Avro writers Serialize encodes with, so that a
+// record costs one allocation, its output, once its id is cached.
+var writers = sync.Pool{New: func() any { return avro.NewWriter(nil, 512) }}
+
+// maxPooledWriterBytes keeps the writer of an unusually large record out
+// of the pool, so the pool does not hold on to its buffer.
+const maxPooledWriterBytes = 64 << 10
+
 // Serialize encodes v: magic byte, schema id, Avro binary.
 func (s *Serializer[T]) Serialize(topic string, _ *kafka.Headers, v T) ([]byte, error) {
-	subject := s.strategy(topic, s.isKey, s.schema)
-	id, schema, err := s.idFor(subject)
-	if err != nil {
-		return nil, err
+	subject, id, cached := s.cached(topic)
+	schema := s.schema
+	if !cached {
+		var err error
+		if id, schema, err = s.idFor(subject); err != nil {
+			return nil, err
+		}
 	}
-	body, err := avro.Marshal(schema, v)
+	w := writers.Get().(*avro.Writer)
+	w.Reset(nil)
+	w.Error = nil
+	var header [headerLen]byte
+	header[0] = magicByte
+	binary.BigEndian.PutUint32(header[1:], uint32(id))
+	w.Write(header[:])
+	w.WriteVal(schema, v)
+	var out []byte
+	err := w.Error
+	if err == nil {
+		out = bytes.Clone(w.Buffer())
+	}
+	if cap(w.Buffer()) <= maxPooledWriterBytes {
+		writers.Put(w)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("avro: encoding for subject %s: %w", subject, err)
 	}
-	out := make([]byte, headerLen, headerLen+len(body))
-	binary.BigEndian.PutUint32(out[1:], uint32(id))
-	return append(out, body...), nil
+	return out, nil
+}
+
+// cached returns the subject of a topic and, unless use.latest.version
+// asks the client each time, the id to write under it, from the
+// serializer's caches; cached is false when the id is not cached.
+func (s *Serializer[T]) cached(topic string) (subject string, id int, cached bool) {
+	s.mu.Lock()
+	subject, ok := s.subjects[topic]
+	if ok && !s.useLatest {
+		id, cached = s.ids[subject]
+	}
+	s.mu.Unlock()
+	if !ok {
+		subject = s.strategy(topic, s.isKey, s.schema)
+		s.mu.Lock()
+		if len(s.subjects) < maxCachedSubjects {
+			s.subjects[topic] = subject
+		}
+		s.mu.Unlock()
+	}
+	return subject, id, cached
 }
 
 // idFor returns the schema id to write under a subject, and the schema

@@ -5,6 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hamba/avro/v2"
@@ -200,5 +202,53 @@ func BenchmarkSerde(b *testing.B) {
 		if _, err := de.Deserialize("customerContacts", nil, data); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestSerializeReusesWriters: records serialized one after another and
+// from several goroutines, after a failed encoding, each carry their own
+// bytes; once the id is cached, a record costs its output and the boxing
+// of the value, not a registry context or a subject string.
+func TestSerializeReusesWriters(t *testing.T) {
+	cl := newRegistry(t)
+	ser, _ := NewSerializer[map[string]any](cl, customerV2)
+	ser.Configure(kafka.Config{}, false)
+	if _, err := ser.Serialize("c", nil, map[string]any{"id": 1}); err == nil {
+		t.Fatal("a record without a name encoded")
+	}
+	de, _ := NewDeserializer[customerV2T](cl, "")
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 200 {
+				id := g*1000 + i
+				name := strings.Repeat("n", i)
+				b, err := ser.Serialize("c", nil, map[string]any{"id": id, "name": name, "email": nil})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if c, err := de.Deserialize("c", nil, b); err != nil || int(c.ID) != id || c.Name != name {
+					t.Errorf("record %d: %+v %v", id, c, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+
+	typed, _ := NewSerializer[customerV2T](cl, customerV2)
+	typed.Configure(kafka.Config{}, false)
+	c := customerV2T{ID: 1, Name: "n"}
+	if _, err := typed.Serialize("c", nil, c); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := typed.Serialize("c", nil, c); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs > 2 {
+		t.Errorf("Serialize with a cached id: %v allocations, want at most 2", allocs)
 	}
 }
