@@ -240,10 +240,12 @@ func (c *Consumer[K, V]) collect() (ConsumerRecords[K, V], error) {
 		var derr error
 		for i := range ch.recs {
 			// Deserialized in place: a ConsumerRecord is large enough
-			// that copying it twice per record shows.
+			// that copying it twice per record shows. deserialize sets
+			// every field, so the record is not zeroed first (appending a
+			// zero record would, with write barriers during a GC).
 			k := len(out.recs)
-			out.recs = append(out.recs, ConsumerRecord[K, V]{})
-			if err := c.deserialize(&out.recs[k], ch.ps.tp, &ch.recs[i]); err != nil {
+			out.recs = out.recs[:k+1]
+			if err := c.deserialize(&out.recs[k], ch.ps.tp, ch.cf, &ch.recs[i]); err != nil {
 				out.recs = out.recs[:k]
 				failed, derr = i, err
 				break
@@ -271,20 +273,22 @@ func (c *Consumer[K, V]) collect() (ConsumerRecords[K, V], error) {
 	return out, nil
 }
 
-// deserialize fills rec from a raw record.
-func (c *Consumer[K, V]) deserialize(rec *ConsumerRecord[K, V], tp TopicPartition, r *rawRecord) error {
+// deserialize fills every field of rec from a raw record of cf.
+func (c *Consumer[K, V]) deserialize(rec *ConsumerRecord[K, V], tp TopicPartition, cf *completedFetch, r *rawRecord) error {
+	b := &cf.batches[r.batch]
+	key, value, headers := cf.key(r), cf.value(r), cf.headersOf(r)
 	rec.Topic, rec.Partition, rec.Offset = tp.Topic, tp.Partition, r.offset
-	rec.Timestamp, rec.TimestampType = time.UnixMilli(r.timestamp), r.tsType
+	rec.Timestamp, rec.TimestampType = time.UnixMilli(r.timestamp), b.tsType
 	if r.timestamp < 0 {
 		rec.Timestamp, rec.TimestampType = time.Time{}, NoTimestampType
 	}
-	rec.SerializedKeySize, rec.SerializedValueSize = int(sizeOrNull(r.key)), int(sizeOrNull(r.value))
-	rec.Headers, rec.LeaderEpoch = r.headers, r.leaderEpoch
+	rec.SerializedKeySize, rec.SerializedValueSize = int(r.key.len), int(r.value.len)
+	rec.Headers, rec.LeaderEpoch = headers, b.leaderEpoch
 	var err error
-	if rec.Key, err = c.keyDes.Deserialize(tp.Topic, r.headers, r.key); err != nil {
+	if rec.Key, err = c.keyDes.Deserialize(tp.Topic, headers, key); err != nil {
 		return &RecordDeserializationError{TopicPartition: tp, Offset: r.offset, IsKey: true, Err: err}
 	}
-	if rec.Value, err = c.valDes.Deserialize(tp.Topic, r.headers, r.value); err != nil {
+	if rec.Value, err = c.valDes.Deserialize(tp.Topic, headers, value); err != nil {
 		return &RecordDeserializationError{TopicPartition: tp, Offset: r.offset, Err: err}
 	}
 	return nil

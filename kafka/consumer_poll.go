@@ -257,6 +257,7 @@ func (c *consumerCore) nextDue() time.Time {
 type chunk struct {
 	ps        *partState
 	startPos  int64
+	cf        *completedFetch // what recs come from
 	recs      []rawRecord
 	endPos    int64 // the position after recs (and any batches skipped)
 	endEpoch  int32
@@ -295,7 +296,7 @@ func (c *consumerCore) nextChunk(limit int) *chunk {
 		}
 		cf := ps.buf
 		recs, more, err := cf.next(ps.position, limit)
-		ch := &chunk{ps: ps, startPos: ps.position, recs: recs, endPos: cf.nextOffset, endEpoch: cf.nextEpoch, exhausted: !more, err: err}
+		ch := &chunk{ps: ps, startPos: ps.position, cf: cf, recs: recs, endPos: cf.nextOffset, endEpoch: cf.nextEpoch, exhausted: !more, err: err}
 		if err != nil {
 			// The bad batch stays, so every Poll reports it until the
 			// application seeks past it.
@@ -314,11 +315,19 @@ func (c *consumerCore) nextChunk(limit int) *chunk {
 // accepted: all, or those before failed (a record that did not
 // deserialize, which the position then points at). It returns false if
 // the partition was reassigned or sought meanwhile, in which case Poll
-// drops the chunk.
+// drops the chunk. Once the chunk's fetch is no longer buffered, its
+// record array is recycled: ch.recs must not be used after.
 func (c *consumerCore) finishChunk(ch *chunk, failed int) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ps := ch.ps
+	defer func() {
+		// Only Poll's goroutine reads a filed fetch, and once dropped
+		// from its partition only through this chunk.
+		if ps.buf != ch.cf {
+			ch.cf.release()
+		}
+	}()
 	if c.parts[ps.tp] != ps || ps.position != ch.startPos || ps.state != stateFetching {
 		return false
 	}
@@ -328,7 +337,7 @@ func (c *consumerCore) finishChunk(ch *chunk, failed int) bool {
 	if failed >= 0 {
 		ps.position = ch.recs[failed].offset
 		if failed > 0 {
-			ps.posEpoch = ch.recs[failed-1].leaderEpoch
+			ps.posEpoch = ch.cf.leaderEpoch(&ch.recs[failed-1])
 		}
 		ps.buf = nil
 		return true

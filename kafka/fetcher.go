@@ -3,8 +3,9 @@ package kafka
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
+	"math/bits"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/samsa-io/samsa/internal/record"
@@ -322,6 +323,11 @@ func (c *consumerCore) handleFetch(nf *nodeFetcher, sent *sentFetch, resp *kmsg.
 	defer func() {
 		c.signalLocked()
 		c.mu.Unlock()
+		// What was not filed (handleFetchPartition takes what it files)
+		// was seen by nobody else.
+		for _, cf := range decoded {
+			cf.release()
+		}
 		if needMeta {
 			c.cl.requestUpdate(false)
 		}
@@ -435,6 +441,7 @@ func (c *consumerCore) handleFetchPartition(nf *nodeFetcher, ps *partState, rp *
 	}
 	cf.nextOffset, cf.nextEpoch = ps.position, ps.posEpoch
 	ps.buf = cf
+	delete(decoded, rp)
 	c.readyQ = append(c.readyQ, ps.tp)
 	return false
 }
@@ -483,23 +490,37 @@ type abortedTxn struct {
 	firstOffset int64
 }
 
-// rawRecord is a decoded record before deserialization. Key, value and
-// header values alias the fetch response.
+// rawRecord is a decoded record before deserialization. It holds no
+// pointers, so that the arrays of them are neither scanned by the garbage
+// collector nor written with write barriers, and can be recycled
+// (recordArrays): its key and value are spans of its batch's records, and
+// its batch and headers are indexes into its completedFetch.
 type rawRecord struct {
-	offset      int64
-	timestamp   int64
-	tsType      TimestampType
+	offset     int64
+	timestamp  int64
+	batch      int32 // index in completedFetch.batches
+	headers    int32 // 1 + index in completedFetch.headers; 0 is none
+	key, value span
+}
+
+// span is a byte range of a batch's records; length -1 is null.
+type span struct{ off, len int32 }
+
+// fetchedBatch is what the records of one batch share.
+type fetchedBatch struct {
+	recs        []byte // the batch's records, decompressed; spans index it
 	leaderEpoch int32
-	key, value  []byte
-	headers     Headers
+	tsType      TimestampType
 }
 
 // completedFetch is one partition's records from a fetch response
 // (Java's CompletedFetch), decoded when the response arrived. Only Poll's
 // goroutine reads it once filed.
 type completedFetch struct {
-	recs []rawRecord // at or after the fetch position, in offset order
-	i    int         // the first record Poll has not taken
+	recs    []rawRecord // at or after the fetch position, in offset order
+	i       int         // the first record Poll has not taken
+	batches []fetchedBatch
+	headers []Headers
 	// endOffset and endEpoch are the position after every record and
 	// every batch skipped (control batches, aborted transactions,
 	// offsets compaction removed).
@@ -518,6 +539,33 @@ type completedFetch struct {
 
 // buffered is the number of records Poll has not taken.
 func (f *completedFetch) buffered() int { return len(f.recs) - f.i }
+
+// bytes returns a span of a batch's records, aliasing the response (or
+// the batch's decompressed records).
+func (f *completedFetch) bytes(batch int32, s span) []byte {
+	return spanOf(f.batches[batch].recs, s)
+}
+
+func (f *completedFetch) key(r *rawRecord) []byte   { return f.bytes(r.batch, r.key) }
+func (f *completedFetch) value(r *rawRecord) []byte { return f.bytes(r.batch, r.value) }
+
+// headersOf returns r's headers, nil if it has none.
+func (f *completedFetch) headersOf(r *rawRecord) Headers {
+	if r.headers == 0 {
+		return nil
+	}
+	return f.headers[r.headers-1]
+}
+
+func (f *completedFetch) leaderEpoch(r *rawRecord) int32 { return f.batches[r.batch].leaderEpoch }
+
+// release recycles f's record array once nothing reads it: Poll is done
+// with f, or f was never filed. Records Poll returned do not alias the
+// array, only the response and the batches' records.
+func (f *completedFetch) release() {
+	putRecordArray(f.recs)
+	f.recs, f.i = nil, 0
+}
 
 // next returns up to max records at or after pos, aliasing f's records.
 // It returns false once the fetch is exhausted.
@@ -540,8 +588,41 @@ func (f *completedFetch) next(pos int64, max int) ([]rawRecord, bool, error) {
 		return out, false, nil
 	}
 	last := &out[len(out)-1]
-	f.nextOffset, f.nextEpoch = last.offset+1, last.leaderEpoch
+	f.nextOffset, f.nextEpoch = last.offset+1, f.leaderEpoch(last)
 	return out, true, nil
+}
+
+// recordArrays recycles the arrays of decoded records, by capacity class
+// (a power of two): a partition fetch decodes thousands of records, and a
+// new array for each would be a third of what the consumer allocates,
+// memory the runtime hands back to the kernel and faults in again.
+var recordArrays [maxArrayClass + 1]sync.Pool
+
+const (
+	minArrayClass = 6  // 64 records
+	maxArrayClass = 20 // 1M records (40 MiB); larger ones are not kept
+)
+
+// getRecordArray returns an empty array with room for at least n records.
+func getRecordArray(n int) []rawRecord {
+	c := max(minArrayClass, bits.Len(uint(max(n, 1)-1)))
+	if c > maxArrayClass {
+		return make([]rawRecord, 0, n)
+	}
+	if p, ok := recordArrays[c].Get().(*[]rawRecord); ok {
+		return (*p)[:0]
+	}
+	return make([]rawRecord, 0, 1<<c)
+}
+
+// putRecordArray recycles a, filed by the class its capacity fills.
+func putRecordArray(a []rawRecord) {
+	c := bits.Len(uint(cap(a))) - 1
+	if c < minArrayClass || c > maxArrayClass {
+		return
+	}
+	a = a[:0]
+	recordArrays[c].Put(&a)
 }
 
 // batchReader walks a partition's record batches from a fetch response.
@@ -554,7 +635,8 @@ type batchReader struct {
 
 	inBatch bool
 	h       record.Header
-	recs    []byte // the current batch's undecoded records
+	recs    []byte // the current batch's records
+	at      int    // where the current batch's next record starts in recs
 	left    int32  // records left in the current batch
 
 	// nextOffset and nextEpoch are the position after everything decoded
@@ -566,10 +648,15 @@ type batchReader struct {
 // maxDecompressed bounds a decompressed batch.
 const maxDecompressed = maxResponseBytes
 
+// minRecordBytes is the size of the smallest record: a length, the
+// attributes and five fields of one byte each.
+const minRecordBytes = 7
+
 // decodeAll decodes every record at or after pos.
 func (f *batchReader) decodeAll(pos int64) *completedFetch {
-	// Records in the response, as the batch headers count them: enough
-	// room unless compaction left gaps.
+	// Room for the records in the response, as the batch headers count
+	// them (enough unless compaction left gaps), believing a count only
+	// as far as the batch's size allows.
 	n := 0
 	for rest := f.data; len(rest) >= record.LogOverhead; {
 		size := int(int32(binary.BigEndian.Uint32(rest[8:]))) + record.LogOverhead
@@ -577,55 +664,176 @@ func (f *batchReader) decodeAll(pos int64) *completedFetch {
 			break
 		}
 		if h, err := record.ParseHeader(rest[:size]); err == nil && h.NumRecords > 0 {
-			n += int(h.NumRecords)
+			limit := size - record.HeaderSize
+			if h.Compression() == record.None {
+				limit /= minRecordBytes
+			}
+			n += min(int(h.NumRecords), limit)
 		}
 		rest = rest[size:]
 	}
-	recs, more, err := f.next(pos, math.MaxInt, make([]rawRecord, 0, n))
-	return &completedFetch{recs: recs, endOffset: f.nextOffset, endEpoch: f.nextEpoch, err: err, errMore: more && err != nil}
+	cf := &completedFetch{recs: getRecordArray(n)}
+	more, err := f.decode(pos, cf)
+	cf.endOffset, cf.endEpoch = f.nextOffset, f.nextEpoch
+	cf.err, cf.errMore = err, more && err != nil
+	return cf
 }
 
-// next appends up to max records at or after pos to out. It returns false
-// once the fetch is exhausted.
-func (f *batchReader) next(pos int64, max int, out []rawRecord) ([]rawRecord, bool, error) {
-	for len(out) < max {
+// decode appends the records at or after pos to cf. It returns false once
+// the fetch is exhausted.
+func (f *batchReader) decode(pos int64, cf *completedFetch) (bool, error) {
+	for {
 		if !f.inBatch {
 			more, err := f.nextBatch(pos)
 			if err != nil || !more {
-				return out, false, err
+				return false, err
 			}
+			tsType := CreateTime
+			if f.h.LogAppendTime() {
+				tsType = LogAppendTime
+			}
+			cf.batches = append(cf.batches, fetchedBatch{recs: f.recs, leaderEpoch: f.h.PartitionLeaderEpoch, tsType: tsType})
 			continue
 		}
-		if f.left <= 0 || len(f.recs) == 0 {
+		if f.left <= 0 || f.at == len(f.recs) {
 			f.endBatch()
 			continue
 		}
-		r, n, err := record.ReadRecord(f.recs)
+		rr := rawRecord{batch: int32(len(cf.batches) - 1)}
+		var tsDelta int64
+		var offDelta int32
+		var hdrs Headers
+		at, err := readRecord(f.recs, f.at, &rr, &tsDelta, &offDelta, &hdrs)
 		if err != nil {
-			return out, true, f.corrupt(err)
+			return true, f.corrupt(err)
 		}
-		f.recs = f.recs[n:]
+		f.at = at
 		f.left--
-		off := f.h.BaseOffset + int64(r.OffsetDelta)
+		off := f.h.BaseOffset + int64(offDelta)
 		if off < pos {
 			continue
 		}
-		rr := rawRecord{offset: off, tsType: CreateTime, leaderEpoch: f.h.PartitionLeaderEpoch, key: r.Key, value: r.Value}
+		rr.offset = off
 		if f.h.LogAppendTime() {
-			rr.timestamp, rr.tsType = f.h.MaxTimestamp, LogAppendTime
+			rr.timestamp = f.h.MaxTimestamp
 		} else {
-			rr.timestamp = f.h.BaseTimestamp + r.TimestampDelta
+			rr.timestamp = f.h.BaseTimestamp + tsDelta
 		}
-		if len(r.Headers) > 0 {
-			rr.headers = make(Headers, len(r.Headers))
-			for i, h := range r.Headers {
-				rr.headers[i] = Header{Key: h.Key, Value: h.Value}
-			}
+		if hdrs != nil {
+			cf.headers = append(cf.headers, hdrs)
+			rr.headers = int32(len(cf.headers))
 		}
-		out = append(out, rr)
+		cf.recs = append(cf.recs, rr)
 		f.nextOffset, f.nextEpoch = off+1, f.h.PartitionLeaderEpoch
 	}
-	return out, true, nil
+}
+
+// readRecord decodes the record at b[at:] in the format and with the
+// checks of record.ReadRecord, giving its key and value as spans of b so
+// that rr holds no pointers, and its headers (nil if none) as hdrs. It
+// returns where the next record starts.
+func readRecord(b []byte, at int, rr *rawRecord, tsDelta *int64, offDelta *int32, hdrs *Headers) (int, error) {
+	length, n, ok := readVarint(b, at)
+	if !ok || length < 0 || int(length) > len(b)-at-n {
+		return 0, fmt.Errorf("%w: record length", record.ErrBadRecords)
+	}
+	p, end := at+n, at+n+int(length)
+	if p == end {
+		return 0, fmt.Errorf("%w: empty record", record.ErrBadRecords)
+	}
+	p++ // attributes, unused
+	ts, n, ok := readVarlong(b[:end], p)
+	if !ok {
+		return 0, fmt.Errorf("%w: record fields", record.ErrBadRecords)
+	}
+	p += n
+	*tsDelta = ts
+	*offDelta, n, ok = readVarint(b[:end], p)
+	p += n
+	bad := !ok
+	// bytes reads a length-prefixed byte string; -1 is null.
+	bytes := func() span {
+		if bad {
+			return span{len: -1}
+		}
+		l, n, ok := readVarint(b[:end], p)
+		if !ok || l < -1 || int(l) > end-p-n {
+			bad = true
+			return span{len: -1}
+		}
+		p += n
+		s := span{off: int32(p), len: l}
+		if l > 0 {
+			p += int(l)
+		}
+		return s
+	}
+	rr.key = bytes()
+	rr.value = bytes()
+	var nh int32
+	if !bad {
+		nh, n, ok = readVarint(b[:end], p)
+		p += n
+		bad = !ok
+	}
+	if bad || nh < 0 || int(nh) > end-p {
+		return 0, fmt.Errorf("%w: record fields", record.ErrBadRecords)
+	}
+	if nh > 0 {
+		hs := make(Headers, nh)
+		for i := range hs {
+			k := bytes()
+			v := bytes()
+			if bad || k.len < 0 {
+				return 0, fmt.Errorf("%w: record header", record.ErrBadRecords)
+			}
+			hs[i] = Header{Key: string(b[k.off : k.off+k.len]), Value: spanOf(b, v)}
+		}
+		*hdrs = hs
+	}
+	if p != end {
+		return 0, fmt.Errorf("%w: %d trailing bytes in record", record.ErrBadRecords, end-p)
+	}
+	return end, nil
+}
+
+// spanOf returns the bytes of s in b, nil if null.
+func spanOf(b []byte, s span) []byte {
+	if s.len < 0 {
+		return nil
+	}
+	end := s.off + s.len
+	return b[s.off:end:end]
+}
+
+// readVarint is record.ReadVarint of b[at:], with a fast path for the
+// one- and two-byte varints that most lengths and deltas are.
+func readVarint(b []byte, at int) (int32, int, bool) {
+	if at+1 < len(b) {
+		if x := b[at]; x < 0x80 {
+			return int32(x>>1) ^ -int32(x&1), 1, true
+		} else if y := b[at+1]; y < 0x80 {
+			u := uint32(x&0x7f) | uint32(y)<<7
+			return int32(u>>1) ^ -int32(u&1), 2, true
+		}
+	}
+	if at >= len(b) {
+		return 0, 0, false
+	}
+	return record.ReadVarint(b[at:])
+}
+
+// readVarlong is record.ReadVarlong of b[at:], with a fast path for
+// one-byte varlongs (timestamp deltas within a batch).
+func readVarlong(b []byte, at int) (int64, int, bool) {
+	if at < len(b) && b[at] < 0x80 {
+		x := b[at]
+		return int64(x>>1) ^ -int64(x&1), 1, true
+	}
+	if at >= len(b) {
+		return 0, 0, false
+	}
+	return record.ReadVarlong(b[at:])
 }
 
 // endBatch finishes the current batch: the position moves past it, over
@@ -684,7 +892,7 @@ func (f *batchReader) nextBatch(pos int64) (bool, error) {
 		if err != nil {
 			return false, f.corruptAt(h.BaseOffset, err)
 		}
-		f.recs, f.left, f.inBatch = recs, h.NumRecords, true
+		f.recs, f.at, f.left, f.inBatch = recs, 0, h.NumRecords, true
 		return true, nil
 	}
 }

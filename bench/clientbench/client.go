@@ -39,8 +39,15 @@ type result struct {
 	Allocs      uint64  `json:"allocs"`
 	AllocBytes  uint64  `json:"alloc_bytes"`
 	PeakRSSKiB  int64   `json:"peak_rss_kib"`
-	Errors      int64   `json:"errors"`
-	FirstError  string  `json:"first_error,omitempty"`
+	// The split of CPUSeconds and what drives system time: minor page
+	// faults and voluntary (blocking) and involuntary context switches.
+	UserSeconds   float64 `json:"user_seconds"`
+	SysSeconds    float64 `json:"sys_seconds"`
+	MinorFaults   int64   `json:"minor_faults"`
+	VolSwitches   int64   `json:"voluntary_switches"`
+	InvolSwitches int64   `json:"involuntary_switches"`
+	Errors        int64   `json:"errors"`
+	FirstError    string  `json:"first_error,omitempty"`
 }
 
 // producer is what the measured loop needs from either client.
@@ -100,13 +107,13 @@ func clientMain(args []string) error {
 		runtime.GC()
 		var ms0, ms1 runtime.MemStats
 		runtime.ReadMemStats(&ms0)
-		cpu0 := cpuSeconds()
+		ru0 := rusage()
 		start := time.Now()
 		if err := run(); err != nil {
 			return result{}, err
 		}
 		elapsed := time.Since(start)
-		cpu1 := cpuSeconds()
+		ru1 := rusage()
 		runtime.ReadMemStats(&ms1)
 		return result{
 			Client:      *name,
@@ -115,10 +122,16 @@ func clientMain(args []string) error {
 			Codec:       *codec,
 			Seconds:     elapsed.Seconds(),
 			RecordsPerS: float64(*records) / elapsed.Seconds(),
-			CPUSeconds:  cpu1 - cpu0,
+			CPUSeconds:  ru1.cpu() - ru0.cpu(),
 			Allocs:      ms1.Mallocs - ms0.Mallocs,
 			AllocBytes:  ms1.TotalAlloc - ms0.TotalAlloc,
 			PeakRSSKiB:  peakRSSKiB(),
+
+			UserSeconds:   tv(ru1.Utime) - tv(ru0.Utime),
+			SysSeconds:    tv(ru1.Stime) - tv(ru0.Stime),
+			MinorFaults:   int64(ru1.Minflt - ru0.Minflt),
+			VolSwitches:   int64(ru1.Nvcsw - ru0.Nvcsw),
+			InvolSwitches: int64(ru1.Nivcsw - ru0.Nivcsw),
 		}, nil
 	}
 
@@ -187,15 +200,19 @@ func produceRun(ctx context.Context, name, bootstrap, topic string, records, siz
 	return r, nil
 }
 
-// cpuSeconds is this process's user + system CPU time.
-func cpuSeconds() float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
-	return tv(ru.Utime) + tv(ru.Stime)
+// usage is this process's resource usage (getrusage).
+type usage struct{ syscall.Rusage }
+
+func rusage() usage {
+	var u usage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &u.Rusage)
+	return u
 }
+
+// cpu is the user + system CPU time.
+func (u usage) cpu() float64 { return tv(u.Utime) + tv(u.Stime) }
+
+func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
 
 // peakRSSKiB is this process's peak resident set size (Linux: KiB).
 func peakRSSKiB() int64 {

@@ -147,8 +147,9 @@ func consumeCase(o options, self, addr string, ci int, bc benchCase, clients []s
 			if err != nil {
 				return fmt.Errorf("%s, %s, run %d: %w", bc, cl, run, err)
 			}
-			logf("%s run %d %-5s: %9.0f records/s, %6.2f CPU s, %5.2f allocs/record, peak RSS %6.1f MiB",
-				bc, run, cl, r.RecordsPerS, r.CPUSeconds, float64(r.Allocs)/float64(r.Records), float64(r.PeakRSSKiB)/1024)
+			logf("%s run %d %-5s: %9.0f records/s, %6.2f CPU s (%.2f user, %.2f sys), %5.2f allocs/record, %.0f MiB allocated, peak RSS %6.1f MiB, %d minor faults, %d+%d context switches",
+				bc, run, cl, r.RecordsPerS, r.CPUSeconds, r.UserSeconds, r.SysSeconds, float64(r.Allocs)/float64(r.Records),
+				float64(r.AllocBytes)/(1<<20), float64(r.PeakRSSKiB)/1024, r.MinorFaults, r.VolSwitches, r.InvolSwitches)
 			results[bc.String()][cl] = append(results[bc.String()][cl], r)
 		}
 	}

@@ -304,6 +304,11 @@ func TestKcatAcrossLeaderKill(t *testing.T) {
 			t.Fatalf("kcat -P: %v\n%s", err, out)
 		}
 	}
+	// The consumer starts once a produce has shown that the leader serves
+	// the new partition: a ListOffsets that reaches the leader before it
+	// applied the topic gets UNKNOWN_TOPIC_OR_PARTITION, which kcat does
+	// not retry.
+	produce(0)
 	var out, errOut strings.Builder
 	consumer := exec.Command(kcat, "-C", "-b", brokers, "-t", topic, "-p", "0", "-o", "beginning",
 		"-c", strconv.Itoa(2*half), "-f", "%o %s\n")
@@ -320,7 +325,6 @@ func TestKcatAcrossLeaderKill(t *testing.T) {
 	go func() { done <- consumer.Wait() }()
 	defer consumer.Process.Kill()
 
-	produce(0)
 	leader := leaderOf(t, c, topic, 0)
 	leader.Kill()
 	leader.Restart()
