@@ -56,7 +56,9 @@ const configsExample = `  samsa configs --describe --entity-type topics --entity
   samsa configs --describe --topic orders --all
   samsa configs --alter --topic orders --add-config retention.ms=86400000,cleanup.policy=[compact,delete]
   samsa configs --alter --entity-type topics --entity-name orders --delete-config retention.ms
-  samsa configs --describe --broker 0 --all`
+  samsa configs --describe --broker 0 --all
+  samsa configs --alter --entity-type brokers --entity-default --add-config log.retention.ms=259200000
+  samsa configs --alter --group billing --add-config consumer.heartbeat.interval.ms=10000`
 
 var configsActions = []action{
 	{"describe", "describe configs"},

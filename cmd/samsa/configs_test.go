@@ -83,3 +83,41 @@ func TestParseAddConfig(t *testing.T) {
 		t.Errorf("parseAddConfig = %v, %v", got, err)
 	}
 }
+
+func TestConfigsBrokersAndGroups(t *testing.T) {
+	b := brokertest.Start(t, "node.id=2")
+	bs := "--bootstrap-server=" + b.Addr()
+
+	// Cluster-wide broker defaults.
+	out := mustRun(t, "", "configs", "--alter", bs, "--entity-type", "brokers", "--entity-default", "--add-config", "log.retention.ms=600000")
+	if out != "Completed updating default config for brokers in the cluster.\n" {
+		t.Errorf("alter broker defaults: %q", out)
+	}
+	want := "Default configs for brokers in the cluster are:\n" +
+		"  log.retention.ms=600000 sensitive=false synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=600000}\n"
+	if out := mustRun(t, "", "configs", "--describe", bs, "--entity-type", "brokers", "--entity-default"); out != want {
+		t.Errorf("describe broker defaults:\n%s\nwant\n%s", out, want)
+	}
+
+	// One broker's own value, and back.
+	mustRun(t, "", "configs", "--alter", bs, "--broker", "2", "--add-config", "log.cleaner.backoff.ms=1000")
+	want = "Dynamic configs for broker 2 are:\n" +
+		"  log.cleaner.backoff.ms=1000 sensitive=false synonyms={DYNAMIC_BROKER_CONFIG:log.cleaner.backoff.ms=1000}\n"
+	if out := mustRun(t, "", "configs", "--describe", bs, "--broker", "2"); out != want {
+		t.Errorf("describe broker 2:\n%s\nwant\n%s", out, want)
+	}
+	mustRun(t, "", "configs", "--alter", bs, "--broker", "2", "--delete-config", "log.cleaner.backoff.ms")
+	if out := mustRun(t, "", "configs", "--describe", bs, "--broker", "2"); out != "Dynamic configs for broker 2 are:\n" {
+		t.Errorf("describe broker 2 after delete-config: %q", out)
+	}
+	mustFail(t, "Cannot update these configs dynamically", "configs", "--alter", bs, "--broker", "2", "--add-config", "log.dirs=/elsewhere")
+
+	// Group configs.
+	mustRun(t, "", "configs", "--alter", bs, "--entity-type", "groups", "--entity-name", "billing", "--add-config", "consumer.session.timeout.ms=50000")
+	want = "Dynamic configs for group billing are:\n" +
+		"  consumer.session.timeout.ms=50000 sensitive=false synonyms={GROUP_CONFIG:consumer.session.timeout.ms=50000}\n"
+	if out := mustRun(t, "", "configs", "--describe", bs, "--group", "billing"); out != want {
+		t.Errorf("describe group:\n%s\nwant\n%s", out, want)
+	}
+	mustFail(t, "altering config for group billing", "configs", "--alter", bs, "--group", "billing", "--add-config", "consumer.session.timeout.ms=1000")
+}

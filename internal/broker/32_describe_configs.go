@@ -6,14 +6,17 @@ package broker
 // (KIP-226); v3 adds the config type and documentation (KIP-569); v4 is
 // flexible. Topic resources list every topic config with its effective
 // value: the topic's override (DYNAMIC_TOPIC_CONFIG), else the broker
-// property it defaults to when server.properties sets it
+// property it defaults to, from this broker's dynamic configs
+// (DYNAMIC_BROKER_CONFIG), the cluster-wide ones
+// (DYNAMIC_DEFAULT_BROKER_CONFIG) or server.properties
 // (STATIC_BROKER_CONFIG), else the built-in default (DEFAULT_CONFIG).
-// Broker resources are answered for this node's id only, as Kafka does;
-// the empty name, Kafka's cluster-wide dynamic defaults, has no entries
-// because dynamic broker configs are not supported, which is also why
-// every broker config is read-only. Naming configs filters the list
-// (unknown names are left out, not errors); an empty or null list means
-// all (Kafka's ConfigHelper).
+// Broker resources are answered for this node's id only, as Kafka does,
+// every property with the layer its value comes from; the empty name
+// lists the cluster-wide dynamic configs set. Properties that cannot be
+// changed dynamically are read-only. Group resources (KIP-848) list the
+// group's configs: its own (GROUP_CONFIG), else the broker's default.
+// Naming configs filters the list (unknown names are left out, not
+// errors); an empty or null list means all (Kafka's ConfigHelper).
 
 import (
 	"strconv"
@@ -39,6 +42,8 @@ func handleDescribeConfigs(b *Broker, r *request) (kmsg.Response, error) {
 			res.Configs, err = b.describeTopicConfigs(rr.ResourceName, rr.ConfigNames, req.IncludeSynonyms, req.IncludeDocumentation)
 		case kmsg.ConfigResourceTypeBroker:
 			res.Configs, err = b.describeBrokerConfigs(rr.ResourceName, rr.ConfigNames, req.IncludeSynonyms, req.IncludeDocumentation)
+		case kmsg.ConfigResourceTypeGroupConfig:
+			res.Configs, err = b.describeGroupConfigs(rr.ResourceName, rr.ConfigNames, req.IncludeSynonyms, req.IncludeDocumentation)
 		default:
 			err = errorf(kerr.InvalidRequest, "Unsupported resource type: %d", rr.ResourceType)
 		}
@@ -91,55 +96,25 @@ func topicConfigEntries(cfg config.Topic, names []string, synonyms, docs bool) [
 	return out
 }
 
-// topicBrokerSynonyms lists, for topic configs whose broker default has
-// more than one name, those names in order of precedence (Kafka's
-// ServerTopicConfigSynonyms with DynamicBrokerConfig.brokerConfigSynonyms).
-// Every other topic config has one: TopicDef.BrokerName.
-var topicBrokerSynonyms = map[string][]string{
-	"retention.ms": {"log.retention.ms", "log.retention.minutes", "log.retention.hours"},
-	"segment.ms":   {"log.roll.ms", "log.roll.hours"},
-}
-
 // topicSynonyms lists where a topic config's value could come from, the
-// one in effect first: the topic override, then each broker property set
-// in server.properties, then each broker property's built-in default
-// (Kafka's ConfigHelper order, without dynamic broker configs).
+// one in effect first: the topic override, then the broker property it
+// defaults to, layer by layer (Kafka's ConfigHelper order).
 func topicSynonyms(cfg config.Topic, d *config.TopicDef) []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym {
 	var out []kmsg.DescribeConfigsResponseResourceConfigConfigSynonym
-	add := func(name, value string, src config.Source) {
+	if v, ok := cfg.Overrides[d.Name]; ok {
 		s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-		s.Name, s.Value, s.Source = name, &value, kmsg.ConfigSource(src)
+		s.Name, s.Value, s.Source = d.Name, &v, kmsg.ConfigSourceDynamicTopicConfig
 		out = append(out, s)
 	}
-	if v, ok := cfg.Overrides[d.Name]; ok {
-		add(d.Name, v, config.SourceDynamicTopic)
-	}
-	chain := topicBrokerSynonyms[d.Name]
-	if chain == nil {
-		chain = []string{d.BrokerName}
-	}
-	if cfg.Broker != nil {
-		for _, n := range chain {
-			if findBrokerDef(n) == nil {
-				continue
-			}
-			if v, set := cfg.Broker.Get(n); set {
-				add(n, v, config.SourceStaticBroker)
-			}
-		}
-	}
-	for _, n := range chain {
-		if bd := findBrokerDef(n); bd != nil && bd.Default != "" {
-			add(n, bd.Default, config.SourceDefault)
-		}
+	if cfg.Broker != nil && config.FindBrokerDef(d.BrokerName) != nil {
+		out = append(out, brokerSynonyms(cfg.Broker, d.BrokerName, true)...)
 	}
 	return out
 }
 
 func (b *Broker) describeBrokerConfigs(name string, names []string, synonyms, docs bool) ([]kmsg.DescribeConfigsResponseResourceConfig, error) {
 	if name == "" {
-		// Cluster-wide dynamic defaults: there are none.
-		return nil, nil
+		return b.describeBrokerDefaultConfigs(names, synonyms, docs), nil
 	}
 	id, err := strconv.ParseInt(name, 10, 32)
 	if err != nil {
@@ -148,6 +123,7 @@ func (b *Broker) describeBrokerConfigs(name string, names []string, synonyms, do
 	if int32(id) != b.nodeID {
 		return nil, errorf(kerr.InvalidRequest, "Unexpected broker id, expected %d or empty string, but received %s", b.nodeID, name)
 	}
+	cfg := b.config()
 	want := configFilter(names)
 	var out []kmsg.DescribeConfigsResponseResourceConfig
 	for i := range config.BrokerDefs {
@@ -155,35 +131,10 @@ func (b *Broker) describeBrokerConfigs(name string, names []string, synonyms, do
 		if !want(d.Name) {
 			continue
 		}
-		v, set := b.cfg.Get(d.Name)
-		e := kmsg.NewDescribeConfigsResponseResourceConfig()
-		e.Name = d.Name
-		if set || v != "" {
-			e.Value = &v // an unset property without a default is null
-		}
-		e.Source = kmsg.ConfigSourceDefaultConfig
-		if set {
-			e.Source = kmsg.ConfigSourceStaticBrokerConfig
-		}
-		e.IsDefault = !set
-		e.ReadOnly = true // dynamic broker configs are not supported
-		e.ConfigType = configType(d.Type)
-		if docs && d.Doc != "" {
-			doc := d.Doc
-			e.Documentation = &doc
-		}
+		v, _ := cfg.Get(d.Name)
+		e := brokerConfigEntry(d, v, cfg.Source(d.Name), docs)
 		if synonyms {
-			if set {
-				s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-				s.Name, s.Value, s.Source = d.Name, &v, kmsg.ConfigSourceStaticBrokerConfig
-				e.ConfigSynonyms = append(e.ConfigSynonyms, s)
-			}
-			if d.Default != "" {
-				s := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
-				def := d.Default
-				s.Name, s.Value, s.Source = d.Name, &def, kmsg.ConfigSourceDefaultConfig
-				e.ConfigSynonyms = append(e.ConfigSynonyms, s)
-			}
+			e.ConfigSynonyms = brokerSynonyms(cfg, d.Name, true)
 		}
 		out = append(out, e)
 	}
@@ -200,16 +151,6 @@ func configFilter(names []string) func(string) bool {
 		set[n] = true
 	}
 	return func(n string) bool { return set[n] }
-}
-
-// findBrokerDef returns the definition of a broker property, or nil.
-func findBrokerDef(name string) *config.Def {
-	for i := range config.BrokerDefs {
-		if config.BrokerDefs[i].Name == name {
-			return &config.BrokerDefs[i]
-		}
-	}
-	return nil
 }
 
 // configType maps a property type to DescribeConfigs' ConfigType (v3+).

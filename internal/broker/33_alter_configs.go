@@ -5,11 +5,12 @@ package broker
 // The original, non-incremental API: the configs sent replace the
 // resource's whole override set, so a config left out goes back to its
 // default. Superseded by IncrementalAlterConfigs (KIP-339), which Kafka's
-// own tools use. Topics only: dynamic broker configs (KIP-226) are not
-// supported, so a broker resource is answered INVALID_REQUEST after the
-// checks Kafka makes first. The per-resource checks are those of Kafka's
-// ConfigAdminManager.preprocess, with its messages; applying a topic's new
-// overrides is alterTopicConfigs (topics_admin.go).
+// own tools use. Resources are topics, brokers (dynamic broker configs,
+// KIP-226: a node id, or the empty name for the cluster-wide defaults)
+// and consumer groups (KIP-848 group configs). The per-resource checks
+// are those of Kafka's ConfigAdminManager.preprocess, with its messages;
+// applying the new configs is alterTopicConfigs (topics_admin.go),
+// alterBrokerConfigs or alterGroupConfigs (dynamic_configs.go).
 
 import (
 	"strconv"
@@ -50,7 +51,7 @@ func handleAlterConfigs(b *Broker, r *request) (kmsg.Response, error) {
 			}
 			err = b.checkAlterResource(rr.ResourceType, rr.ResourceName, names, nulls)
 			if err == nil {
-				err = b.alterTopicConfigs(rr.ResourceName, req.ValidateOnly, func(map[string]string) (map[string]string, error) {
+				err = b.alterConfigResource(rr.ResourceType, rr.ResourceName, req.ValidateOnly, func(map[string]string) (map[string]string, error) {
 					return overrides, nil
 				})
 			}
@@ -90,9 +91,8 @@ func duplicateResources(keys []configResourceKey) map[configResourceKey]bool {
 // checkAlterResource makes the checks Kafka applies to each resource
 // before altering anything (ConfigAdminManager.preprocess): no config
 // named twice, no null value where a value is needed, a known resource
-// type, and for brokers a resource name that is empty or this node's id.
-// A topic resource passing them is nil; a broker resource is an error
-// anyway, since dynamic broker configs are not supported.
+// type, for brokers a resource name that is empty or a node id, for
+// groups a name.
 func (b *Broker) checkAlterResource(typ kmsg.ConfigResourceType, name string, configNames, nullValues []string) error {
 	seen := make(map[string]bool, len(configNames))
 	for _, n := range configNames {
@@ -113,11 +113,16 @@ func (b *Broker) checkAlterResource(typ kmsg.ConfigResourceType, name string, co
 			if err != nil {
 				return errorf(kerr.InvalidRequest, "Node id must be an integer, but it is: %s", name)
 			}
-			if int32(id) != b.nodeID {
-				return errorf(kerr.InvalidRequest, "Unexpected broker id, expected %d, but received %s", b.nodeID, name)
+			if id < 0 {
+				return errorf(kerr.InvalidRequest, "Invalid broker name %s", name)
 			}
 		}
-		return errorf(kerr.InvalidRequest, "dynamic broker configs are not supported; set them in server.properties")
+		return nil
+	case kmsg.ConfigResourceTypeGroupConfig:
+		if name == "" {
+			return errorf(kerr.InvalidRequest, "Group name must not be empty")
+		}
+		return nil
 	}
 	return errorf(kerr.InvalidRequest, "Unknown resource type %d", typ)
 }

@@ -3,14 +3,15 @@ package broker
 // IncrementalAlterConfigs, versions 0-1 (KIP-339; v1 is flexible).
 //
 // Each config names an operation: SET an override, DELETE it (back to the
-// default), or APPEND to / SUBTRACT from a list config's elements. Topics
-// only; a broker resource gets INVALID_REQUEST because dynamic broker
-// configs (KIP-226) are not supported. Resource checks are shared with
-// AlterConfigs (checkAlterResource); the operations follow Kafka's
-// ConfigurationControlManager, including its messages. The new overrides
+// default), or APPEND to / SUBTRACT from a list config's elements, of a
+// topic, a broker (dynamic broker configs, KIP-226: a node id, or the
+// empty name for the cluster-wide defaults) or a consumer group (KIP-848
+// group configs). Resource checks are shared with AlterConfigs
+// (checkAlterResource); the operations follow Kafka's
+// ConfigurationControlManager, including its messages. The new configs
 // are validated as a whole and applied by alterTopicConfigs
-// (topics_admin.go), which persists them and reconfigures the partition
-// logs.
+// (topics_admin.go), alterBrokerConfigs or alterGroupConfigs
+// (dynamic_configs.go), which persist them with a compare-and-swap.
 
 import (
 	"slices"
@@ -51,8 +52,9 @@ func handleIncrementalAlterConfigs(b *Broker, r *request) (kmsg.Response, error)
 			}
 			err = b.checkAlterResource(rr.ResourceType, rr.ResourceName, names, nulls)
 			if err == nil {
-				err = b.alterTopicConfigs(rr.ResourceName, req.ValidateOnly, func(cur map[string]string) (map[string]string, error) {
-					return applyConfigOps(cur, rr.Configs)
+				lookup := configDefFor(rr.ResourceType)
+				err = b.alterConfigResource(rr.ResourceType, rr.ResourceName, req.ValidateOnly, func(cur map[string]string) (map[string]string, error) {
+					return applyConfigOps(cur, rr.Configs, lookup)
 				})
 			}
 		}
@@ -65,17 +67,17 @@ func handleIncrementalAlterConfigs(b *Broker, r *request) (kmsg.Response, error)
 	return resp, nil
 }
 
-// applyConfigOps applies a resource's operations to its current topic
-// overrides (which it may modify) and returns the result. Values are
-// validated afterwards, all together, by alterTopicConfigs.
-func applyConfigOps(overrides map[string]string, ops []kmsg.IncrementalAlterConfigsRequestResourceConfig) (map[string]string, error) {
+// applyConfigOps applies a resource's operations to its current configs
+// (which it may modify) and returns the result; lookup finds each
+// config's definition. Values are validated afterwards, all together.
+func applyConfigOps(overrides map[string]string, ops []kmsg.IncrementalAlterConfigsRequestResourceConfig, lookup func(string) (*config.Def, error)) (map[string]string, error) {
 	if overrides == nil {
 		overrides = map[string]string{}
 	}
 	for _, op := range ops {
-		d := config.FindTopicDef(op.Name)
-		if d == nil {
-			return nil, errorf(kerr.InvalidConfig, "unknown topic config %q", op.Name)
+		d, err := lookup(op.Name)
+		if err != nil {
+			return nil, err
 		}
 		switch op.Op {
 		case kmsg.IncrementalAlterConfigOpSet:

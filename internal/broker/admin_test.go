@@ -357,8 +357,8 @@ func TestAdminDescribeConfigs(t *testing.T) {
 	for _, res := range bresp.Resources {
 		var configs int
 		for _, c := range res.Configs {
-			if !c.ReadOnly {
-				t.Errorf("broker config %s is not read-only", c.Name)
+			if c.ReadOnly != !config.IsDynamicBrokerProp(c.Name) {
+				t.Errorf("broker config %s: read-only %v", c.Name, c.ReadOnly)
 			}
 			configs++
 		}
@@ -368,7 +368,7 @@ func TestAdminDescribeConfigs(t *testing.T) {
 				t.Errorf("broker 0: error %d, %d configs", res.ErrorCode, configs)
 			}
 		case "":
-			// Kafka's cluster-wide dynamic defaults: none here.
+			// Kafka's cluster-wide dynamic defaults: none set.
 			if res.ErrorCode != 0 || configs != 0 {
 				t.Errorf("broker \"\": error %d, %d configs, want none", res.ErrorCode, configs)
 			}
@@ -492,9 +492,9 @@ func TestAdminIncrementalAlterConfigs(t *testing.T) {
 		t.Errorf("max.message.bytes = %q from %v after DELETE", c.MaybeValue(), c.Source)
 	}
 
-	// Broker resources: dynamic broker configs are not supported.
-	if err, msg := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{set("log.retention.hours", "1")}, 0)); !errIs(err, kerr.InvalidRequest) || !strings.Contains(msg, "server.properties") {
-		t.Errorf("alter broker config: %v (%q), want INVALID_REQUEST pointing at server.properties", err, msg)
+	// Broker resources: a read-only broker config is refused.
+	if err, msg := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{set("log.dirs", "/elsewhere")}, 0)); !errIs(err, kerr.InvalidRequest) || !strings.Contains(msg, "Cannot update these configs dynamically") {
+		t.Errorf("alter broker config: %v (%q), want INVALID_REQUEST: Cannot update these configs dynamically", err, msg)
 	}
 
 	// Raw: a config named twice, a null SET value.

@@ -23,7 +23,10 @@ import (
 
 // Broker is one Samsa broker.
 type Broker struct {
+	// cfg is the configuration of server.properties; dyn adds the
+	// dynamic configs of the metadata (dynamic_configs.go).
 	cfg       *config.Broker
+	dyn       atomic.Pointer[dynamicState]
 	log       *slog.Logger
 	nodeID    int32
 	clusterID string
@@ -101,6 +104,7 @@ func NewContext(ctx context.Context, cfg *config.Broker, logger *slog.Logger) (*
 		conns:      map[*conn]struct{}{},
 		done:       make(chan struct{}),
 	}
+	b.dyn.Store(&dynamicState{cfg: cfg})
 	if err := b.openNode(ctx, dirs); err != nil {
 		return nil, err
 	}

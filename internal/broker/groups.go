@@ -269,6 +269,7 @@ func (g *groupCoordinator) newCoordinator(t *topic) *group.Coordinator {
 		ConsumerHeartbeatInterval: ms("group.consumer.heartbeat.interval.ms"),
 		ConsumerMaxSize:           cfg.Int("group.consumer.max.size"),
 		ConsumerAssignors:         assignors,
+		GroupConfigs:              g.b.groupConfig,
 		OffsetMetadataMaxBytes:    cfg.Int("offset.metadata.max.bytes"),
 		OffsetsRetention:          time.Duration(cfg.Int64("offsets.retention.minutes")) * time.Minute,
 		OffsetsRetentionInterval:  ms("offsets.retention.check.interval.ms"),

@@ -95,6 +95,8 @@ func (b *Broker) apply(snap *cluster.Snapshot) {
 	old, oldSnap := b.topics, b.meta
 	b.topicsMu.RUnlock()
 	sameReg := oldSnap != nil && regEpoch == b.appliedRegEpoch
+	// New dynamic broker configs change the defaults of every topic.
+	dynChanged := b.applyDynamic(snap)
 
 	topics := make(map[string]*topic, len(snap.Topics))
 	byID := make(map[cluster.TopicID]*topic, len(snap.Topics))
@@ -102,7 +104,7 @@ func (b *Broker) apply(snap *cluster.Snapshot) {
 	var changes []roleChange
 	for name, ts := range snap.Topics {
 		prev := old[name]
-		if prev != nil && prev.meta == ts && sameReg {
+		if prev != nil && prev.meta == ts && sameReg && !dynChanged {
 			// The cache shares unchanged topics between snapshots.
 			topics[name], byID[ts.ID] = prev, prev
 			for i, p := range prev.partitions {
@@ -114,7 +116,7 @@ func (b *Broker) apply(snap *cluster.Snapshot) {
 		}
 		var t *topic
 		configsChanged := false
-		if prev != nil && prev.id == ts.ID && maps.Equal(prev.cfg.Overrides, ts.Configs) {
+		if prev != nil && prev.id == ts.ID && maps.Equal(prev.cfg.Overrides, ts.Configs) && !dynChanged {
 			cp := *prev
 			t = &cp
 		} else {

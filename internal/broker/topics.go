@@ -55,7 +55,7 @@ func (t *topic) replicationFactor() int16 {
 // newTopic builds a topic's state from its metadata (partitions are added
 // by the caller).
 func (b *Broker) newTopic(name string, id cluster.TopicID, overrides map[string]string) *topic {
-	cfg := config.Topic{Broker: b.cfg, Overrides: overrides}
+	cfg := config.Topic{Broker: b.config(), Overrides: overrides}
 	rules := &batchRules{
 		maxMessageBytes: int(cfg.Int64("max.message.bytes")),
 		logAppendTime:   cfg.String("message.timestamp.type") == "LogAppendTime",
@@ -73,7 +73,7 @@ func (b *Broker) newTopic(name string, id cluster.TopicID, overrides map[string]
 
 // logConfig resolves the storage configuration of a topic.
 func (b *Broker) logConfig(overrides map[string]string) storage.LogConfig {
-	t := config.Topic{Broker: b.cfg, Overrides: overrides}
+	t := config.Topic{Broker: b.config(), Overrides: overrides}
 	return storage.LogConfig{
 		SegmentBytes:       t.Int64("segment.bytes"),
 		SegmentMs:          t.Int64("segment.ms"),

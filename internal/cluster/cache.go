@@ -249,11 +249,13 @@ type cacheState struct {
 	topicConfigs  map[string]map[string]string
 	parts         map[TopicID]map[int32]PartitionState
 	brokerConfigs map[int32]map[string]string
+	groupConfigs  map[string]map[string]string
 
 	prev         *Snapshot
 	dirtyTopics  map[string]bool
 	brokersDirty bool
 	configsDirty bool
+	groupsDirty  bool
 }
 
 func newCacheState(k keys, log *slog.Logger) *cacheState {
@@ -266,6 +268,7 @@ func newCacheState(k keys, log *slog.Logger) *cacheState {
 		topicConfigs:  map[string]map[string]string{},
 		parts:         map[TopicID]map[int32]PartitionState{},
 		brokerConfigs: map[int32]map[string]string{},
+		groupConfigs:  map[string]map[string]string{},
 		dirtyTopics:   map[string]bool{},
 	}
 }
@@ -338,6 +341,13 @@ func (st *cacheState) apply(typ mvccpb.Event_EventType, kv *mvccpb.KeyValue) {
 		if put && decode(&m) {
 			st.brokerConfigs[pk.broker] = m
 		}
+	case keyGroupConfig:
+		st.groupsDirty = true
+		delete(st.groupConfigs, pk.name)
+		var m map[string]string
+		if put && decode(&m) {
+			st.groupConfigs[pk.name] = m
+		}
 	case keyPartition:
 		if name, ok := st.topicNames[pk.topicID]; ok {
 			st.dirtyTopics[name] = true
@@ -393,6 +403,11 @@ func (st *cacheState) snapshot(rev int64) *Snapshot {
 	} else {
 		s.BrokerConfigs = prev.BrokerConfigs
 	}
+	if prev == nil || st.groupsDirty {
+		s.GroupConfigs = maps.Clone(st.groupConfigs)
+	} else {
+		s.GroupConfigs = prev.GroupConfigs
+	}
 	switch {
 	case prev == nil:
 		s.Topics = map[string]*TopicState{}
@@ -417,7 +432,7 @@ func (st *cacheState) snapshot(rev int64) *Snapshot {
 		}
 	}
 	clear(st.dirtyTopics)
-	st.brokersDirty, st.configsDirty = false, false
+	st.brokersDirty, st.configsDirty, st.groupsDirty = false, false, false
 	st.prev = s
 	return s
 }

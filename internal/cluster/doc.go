@@ -56,8 +56,16 @@
 //	/samsa/configs/topics/<name>       topic config overrides,
 //	                                   {"retention.ms":"3600000"}; absent
 //	                                   if none
-//	/samsa/configs/brokers/<node id>   dynamic broker configs of one broker
-//	/samsa/configs/brokers/default     cluster-wide dynamic broker configs
+//	/samsa/configs/brokers/<node id>   dynamic broker configs of one broker,
+//	                                   {"log.retention.ms":"600000"};
+//	                                   absent if none
+//	/samsa/configs/brokers/default     cluster-wide dynamic broker configs,
+//	                                   same form; a broker's own win
+//	/samsa/configs/groups/<group id>   configs of one consumer group
+//	                                   (KIP-848), {"consumer.heartbeat.
+//	                                   interval.ms":"3000"}; the group id
+//	                                   is everything after the prefix,
+//	                                   slashes included; absent if none
 //	/samsa/partitions/<topic id>/<p>   PartitionState of partition p:
 //	    {"replicas":[1,2,3],"isr":[1,2],"leader":1,
 //	     "leaderEpoch":4,"partitionEpoch":9}
@@ -98,6 +106,10 @@
 //     AlterPartitionReassignments) are written by the broker that
 //     received the request, decided on the state it read and guarded by
 //     the compare-and-swap alone.
+//   - Dynamic broker and group configs are changed by a compare-and-swap
+//     on the key's mod revision (UpdateBrokerConfigs,
+//     UpdateGroupConfigs), so concurrent incremental changes from
+//     several brokers never lose each other's.
 //   - Producer id blocks of ProducerIDBlockSize are taken by a
 //     compare-and-swap on /samsa/producer_ids, so they are unique across
 //     the cluster.

@@ -416,6 +416,58 @@ func (s *EtcdStore) SetBrokerConfigs(ctx context.Context, id int32, configs map[
 	return rev, err
 }
 
+// UpdateBrokerConfigs replaces the dynamic configs of broker id, or the
+// cluster-wide ones for DefaultBrokerConfigs, with what update computes
+// from the current ones (nil if none; update may modify it), as a
+// compare-and-swap retried on conflict, so concurrent incremental changes
+// never lose each other's. An error of update is returned as it is.
+func (s *EtcdStore) UpdateBrokerConfigs(ctx context.Context, id int32, update func(cur map[string]string) (map[string]string, error)) (int64, error) {
+	return s.updateConfigs(ctx, s.k.brokerConfig(id), update)
+}
+
+// UpdateGroupConfigs is UpdateBrokerConfigs for the configs of a consumer
+// group; the group need not exist.
+func (s *EtcdStore) UpdateGroupConfigs(ctx context.Context, group string, update func(cur map[string]string) (map[string]string, error)) (int64, error) {
+	if group == "" {
+		return 0, errors.New("empty group id")
+	}
+	return s.updateConfigs(ctx, s.k.groupConfig(group), update)
+}
+
+// updateConfigs is a compare-and-swap on a JSON map of configs; an empty
+// result deletes the key.
+func (s *EtcdStore) updateConfigs(ctx context.Context, key string, update func(cur map[string]string) (map[string]string, error)) (int64, error) {
+	for {
+		resp, err := s.cli.Get(ctx, key)
+		if err != nil {
+			return 0, err
+		}
+		var cur map[string]string
+		var modRev int64
+		if len(resp.Kvs) > 0 {
+			if err := json.Unmarshal(resp.Kvs[0].Value, &cur); err != nil {
+				return 0, fmt.Errorf("%s: %w", key, err)
+			}
+			modRev = resp.Kvs[0].ModRevision
+		}
+		next, err := update(cur)
+		if err != nil {
+			return 0, err
+		}
+		op := clientv3.OpDelete(key)
+		if len(next) > 0 {
+			op = clientv3.OpPut(key, mustJSON(next))
+		}
+		tresp, err := s.cli.Txn(ctx).If(clientv3.Compare(clientv3.ModRevision(key), "=", modRev)).Then(op).Commit()
+		if err != nil {
+			return 0, err
+		}
+		if tresp.Succeeded {
+			return tresp.Header.Revision, nil
+		}
+	}
+}
+
 // AllocateProducerIDBlock reserves ProducerIDBlockSize producer ids unique
 // across the cluster and returns the first: a compare-and-swap on the
 // counter, retried on conflict.

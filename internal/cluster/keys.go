@@ -27,6 +27,7 @@ const (
 	keyTopic
 	keyTopicConfig
 	keyBrokerConfig
+	keyGroupConfig
 	keyPartition
 	keyProducerIDs
 )
@@ -66,6 +67,9 @@ func (k keys) brokerConfig(id int32) string {
 	return k.prefix + "/configs/brokers/" + name
 }
 
+func (k keys) groupConfigs() string            { return k.prefix + "/configs/groups/" }
+func (k keys) groupConfig(group string) string { return k.groupConfigs() + group }
+
 // partitions is the prefix of every partition of one topic incarnation.
 func (k keys) partitions(id TopicID) string { return k.prefix + "/partitions/" + id.String() + "/" }
 func (k keys) partition(id TopicID, p int32) string {
@@ -76,7 +80,7 @@ func (k keys) producerIDs() string { return k.prefix + "/producer_ids" }
 // parsedKey is a key taken apart.
 type parsedKey struct {
 	kind      keyKind
-	name      string  // topic name, or the election candidate's lease id
+	name      string  // topic or group name, or the election candidate's lease id
 	broker    int32   // broker id (keyBroker, keyBrokerConfig)
 	topicID   TopicID // keyPartition
 	partition int32   // keyPartition
@@ -87,6 +91,10 @@ func (k keys) parse(key string) parsedKey {
 	rest, ok := strings.CutPrefix(key, k.root())
 	if !ok {
 		return parsedKey{}
+	}
+	// A group id may hold slashes: it is all that follows the prefix.
+	if group, ok := strings.CutPrefix(rest, "configs/groups/"); ok && group != "" {
+		return parsedKey{kind: keyGroupConfig, name: group}
 	}
 	parts := strings.Split(rest, "/")
 	switch {

@@ -20,6 +20,8 @@ func TestKeysRoundTrip(t *testing.T) {
 		{k.topicConfig("orders"), parsedKey{kind: keyTopicConfig, name: "orders"}},
 		{k.brokerConfig(7), parsedKey{kind: keyBrokerConfig, broker: 7}},
 		{k.brokerConfig(DefaultBrokerConfigs), parsedKey{kind: keyBrokerConfig, broker: DefaultBrokerConfigs}},
+		{k.groupConfig("billing"), parsedKey{kind: keyGroupConfig, name: "billing"}},
+		{k.groupConfig("team/a"), parsedKey{kind: keyGroupConfig, name: "team/a"}},
 		{k.partition(id, 12), parsedKey{kind: keyPartition, topicID: id, partition: 12}},
 	}
 	for _, c := range cases {
@@ -37,6 +39,7 @@ func TestKeysRoundTrip(t *testing.T) {
 		k.brokerConfig(DefaultBrokerConfigs): "/samsa/configs/brokers/default",
 		k.partition(TopicID{}, 0):            "/samsa/partitions/AAAAAAAAAAAAAAAAAAAAAA/0",
 		k.producerIDs():                      "/samsa/producer_ids",
+		k.groupConfig("g"):                   "/samsa/configs/groups/g",
 	}
 	for got, w := range want {
 		if got != w {

@@ -123,6 +123,9 @@ type Snapshot struct {
 	// BrokerConfigs are dynamic broker configs by node id;
 	// DefaultBrokerConfigs holds the cluster-wide ones.
 	BrokerConfigs map[int32]map[string]string
+	// GroupConfigs are the dynamic configs of consumer groups (KIP-848)
+	// by group id.
+	GroupConfigs map[string]map[string]string
 	// NextProducerID is where the next producer id block starts.
 	NextProducerID int64
 

@@ -14,7 +14,14 @@ import (
 // the explicitly set values, with the table's defaults behind them.
 type Values struct {
 	defs map[string]*Def
-	set  map[string]string
+	// set are the values in effect that are not built-in defaults.
+	set map[string]string
+	// static are those of server.properties when dynamic configs are
+	// layered over them (WithDynamic); nil means set.
+	static map[string]string
+	// dynDefault and dynBroker are the cluster-wide and this broker's
+	// dynamic configs in effect.
+	dynDefault, dynBroker map[string]string
 }
 
 // Get returns the value of a property, set or default, and whether it was
@@ -201,20 +208,28 @@ func (b *Broker) FlushMs() int64 {
 }
 
 // TopicDefault returns the broker-level default of a topic config and
-// whether it came from the broker's configuration (rather than the
-// built-in default).
-func (b *Broker) TopicDefault(d *TopicDef) (string, bool) {
+// where it comes from: the layer of the broker property in effect
+// (dynamic or server.properties), else SourceDefault for the built-in
+// default.
+func (b *Broker) TopicDefault(d *TopicDef) (string, Source) {
+	src := SourceDefault
+	for _, n := range BrokerSynonyms(d.BrokerName) {
+		if b.IsSet(n) {
+			src = b.Source(n)
+			break
+		}
+	}
 	switch d.Name {
 	case "retention.ms":
-		set := b.IsSet("log.retention.ms") || b.IsSet("log.retention.minutes") || b.IsSet("log.retention.hours")
-		return strconv.FormatInt(b.RetentionMs(), 10), set
+		return strconv.FormatInt(b.RetentionMs(), 10), src
 	case "segment.ms":
-		return strconv.FormatInt(b.RollMs(), 10), b.IsSet("log.roll.ms") || b.IsSet("log.roll.hours")
+		return strconv.FormatInt(b.RollMs(), 10), src
 	case "flush.ms":
-		return strconv.FormatInt(b.FlushMs(), 10), b.IsSet("log.flush.interval.ms")
+		return strconv.FormatInt(b.FlushMs(), 10), src
 	}
 	if _, ok := b.defs[d.BrokerName]; ok {
-		return b.Get(d.BrokerName)
+		v, _ := b.Get(d.BrokerName)
+		return v, src
 	}
-	return d.Default, false
+	return d.Default, SourceDefault
 }

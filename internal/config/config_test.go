@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -119,5 +120,74 @@ func TestTopicConfigCheck(t *testing.T) {
 	}
 	if err := CheckTopicConfig("nope", "1"); err == nil {
 		t.Error("unknown topic config accepted")
+	}
+}
+
+func TestWithDynamic(t *testing.T) {
+	b, err := NewBroker(map[string]string{"log.retention.ms": "1000", "log.segment.bytes": "2048", "message.max.bytes": "5000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eff, skipped := b.WithDynamic(
+		map[string]string{"log.segment.bytes": "4096", "listeners": "PLAINTEXT://h:1"},
+		map[string]string{"log.segment.bytes": "3072", "log.retention.hours": "2", "log.cleaner.threads": "x"})
+	if len(skipped) != 2 {
+		t.Errorf("skipped %v, want listeners and the bad log.cleaner.threads", skipped)
+	}
+	for _, tc := range []struct {
+		name, value string
+		src         Source
+	}{
+		{"log.segment.bytes", "4096", SourceDynamicBroker},
+		{"log.retention.hours", "2", SourceDynamicDefaultBroker},
+		{"message.max.bytes", "5000", SourceStaticBroker},
+		{"log.cleaner.threads", "1", SourceDefault},
+		{"listeners", defaultListenAddr, SourceDefault},
+	} {
+		if v, _ := eff.Get(tc.name); v != tc.value || eff.Source(tc.name) != tc.src {
+			t.Errorf("%s = %q from %d, want %q from %d", tc.name, v, eff.Source(tc.name), tc.value, tc.src)
+		}
+	}
+	// A dynamic synonym replaces the static one, as in Kafka.
+	if got := eff.RetentionMs(); got != 2*3_600_000 {
+		t.Errorf("retention = %d, want 2h from the dynamic log.retention.hours", got)
+	}
+	topic := Topic{Broker: eff}
+	if v, src := topic.Value("retention.ms"); v != "7200000" || src != SourceDynamicDefaultBroker {
+		t.Errorf("topic retention.ms = %q from %d", v, src)
+	}
+	if v, src := topic.Value("segment.bytes"); v != "4096" || src != SourceDynamicBroker {
+		t.Errorf("topic segment.bytes = %q from %d", v, src)
+	}
+	if b.RetentionMs() != 1000 {
+		t.Errorf("the static configuration changed")
+	}
+}
+
+func TestCheckDynamicAndGroupConfigs(t *testing.T) {
+	if err := CheckDynamicBrokerConfig("log.retention.ms", "60000"); err != nil {
+		t.Error(err)
+	}
+	if err := CheckDynamicBrokerConfig("log.dirs", "/x"); !errors.Is(err, ErrNotDynamic) {
+		t.Errorf("log.dirs: %v", err)
+	}
+	if err := CheckDynamicBrokerConfig("no.such", "1"); !errors.Is(err, ErrUnknownBrokerConfig) {
+		t.Errorf("no.such: %v", err)
+	}
+	b, _ := NewBroker(map[string]string{"group.consumer.min.heartbeat.interval.ms": "1000"})
+	for _, tc := range []struct {
+		cfg  map[string]string
+		want string
+	}{
+		{map[string]string{GroupHeartbeatIntervalMs: "2000"}, ""},
+		{map[string]string{GroupHeartbeatIntervalMs: "500"}, "group.consumer.min.heartbeat.interval.ms"},
+		{map[string]string{GroupSessionTimeoutMs: "90000"}, "group.consumer.max.session.timeout.ms"},
+		{map[string]string{GroupSessionTimeoutMs: "45000", GroupHeartbeatIntervalMs: "15000"}, ""},
+		{map[string]string{"consumer.other": "1"}, "consumer.other"},
+	} {
+		err := b.CheckGroupConfigs(tc.cfg)
+		if (tc.want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: %v, want %q", tc.cfg, err, tc.want)
+		}
 	}
 }

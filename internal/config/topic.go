@@ -12,10 +12,12 @@ type Source int8
 
 // Config sources (DescribeConfigsResponse ConfigSource).
 const (
-	SourceDynamicTopic  Source = 1
-	SourceStaticBroker  Source = 4
-	SourceDefault       Source = 5
-	SourceDynamicBroker Source = 2
+	SourceDynamicTopic         Source = 1
+	SourceDynamicBroker        Source = 2
+	SourceDynamicDefaultBroker Source = 3
+	SourceStaticBroker         Source = 4
+	SourceDefault              Source = 5
+	SourceGroup                Source = 8
 )
 
 // FindTopicDef returns the definition of a topic config, or nil.
@@ -56,11 +58,7 @@ func (t Topic) Value(name string) (string, Source) {
 	if t.Broker == nil {
 		return d.Default, SourceDefault
 	}
-	v, set := t.Broker.TopicDefault(d)
-	if set {
-		return v, SourceStaticBroker
-	}
-	return v, SourceDefault
+	return t.Broker.TopicDefault(d)
 }
 
 // String returns the effective value of a topic config.

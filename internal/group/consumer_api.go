@@ -212,7 +212,8 @@ func (s *shard) consumerHeartbeat(rc RequestContext, req *kmsg.ConsumerGroupHear
 	m := s.consumer[req.Group].members[final.id]
 	resp.MemberID = &m.id
 	resp.MemberEpoch = m.memberEpoch
-	resp.HeartbeatIntervalMillis = int32(s.c.cfg.ConsumerHeartbeatInterval.Milliseconds())
+	_, interval := s.c.consumerTimeouts(req.Group)
+	resp.HeartbeatIntervalMillis = int32(interval.Milliseconds())
 	full := req.MemberEpoch == 0 || (req.RebalanceTimeoutMillis != -1 && (req.SubscribedTopicNames != nil || req.SubscribedTopicRegex != nil) && req.Topics != nil)
 	if full || !member.assigned.equal(m.assigned) {
 		resp.Assignment = heartbeatAssignment(m.assigned)
@@ -561,10 +562,12 @@ func (s *shard) fenceMember(g *consumerGroup, m *consumerMember) error {
 }
 
 // scheduleSessionTimeout fences the member if it does not heartbeat
-// within group.consumer.session.timeout.ms. REQUIRES: s.mu held.
+// within its group's consumer.session.timeout.ms (by default
+// group.consumer.session.timeout.ms). REQUIRES: s.mu held.
 func (s *shard) scheduleSessionTimeout(g *consumerGroup, m *consumerMember) {
 	groupID, memberID := g.id, m.id
-	s.schedule(timerKey{timerSession, groupID, memberID}, s.c.cfg.ConsumerSessionTimeout, func() {
+	timeout, _ := s.c.consumerTimeouts(groupID)
+	s.schedule(timerKey{timerSession, groupID, memberID}, timeout, func() {
 		g := s.consumer[groupID]
 		if g == nil || g.members[memberID] == nil {
 			return

@@ -58,6 +58,9 @@ type Config struct {
 	// the first being the default (group.consumer.assignors: uniform,
 	// range).
 	ConsumerAssignors []string
+	// GroupConfigs returns a consumer group's own configs (KIP-848 group
+	// configs, set with IncrementalAlterConfigs); nil means none.
+	GroupConfigs func(groupID string) GroupConfig
 
 	OffsetMetadataMaxBytes   int           // offset.metadata.max.bytes (4096)
 	OffsetsRetention         time.Duration // offsets.retention.minutes (7 days)
@@ -69,6 +72,32 @@ type Config struct {
 
 	Clock  Clock
 	Logger *slog.Logger
+}
+
+// GroupConfig is one consumer group's own settings; a zero field takes
+// the coordinator's default.
+type GroupConfig struct {
+	SessionTimeout    time.Duration // consumer.session.timeout.ms
+	HeartbeatInterval time.Duration // consumer.heartbeat.interval.ms
+}
+
+// consumerTimeouts returns the session timeout and heartbeat interval of
+// a consumer group's members: the group's configs, else the defaults.
+// They are read at every heartbeat, so a change reaches each member at
+// its next one.
+func (c *Coordinator) consumerTimeouts(groupID string) (session, heartbeat time.Duration) {
+	session, heartbeat = c.cfg.ConsumerSessionTimeout, c.cfg.ConsumerHeartbeatInterval
+	if c.cfg.GroupConfigs == nil {
+		return session, heartbeat
+	}
+	gc := c.cfg.GroupConfigs(groupID)
+	if gc.SessionTimeout > 0 {
+		session = gc.SessionTimeout
+	}
+	if gc.HeartbeatInterval > 0 {
+		heartbeat = gc.HeartbeatInterval
+	}
+	return session, heartbeat
 }
 
 func (c Config) withDefaults() Config {

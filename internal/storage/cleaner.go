@@ -104,12 +104,58 @@ func (l *Log) compacted() bool {
 	return strings.Contains(l.Config().CleanupPolicy, "compact")
 }
 
+// CleanerConfig returns the log cleaner's configuration in effect.
+func (m *Manager) CleanerConfig() CleanerConfig { return *m.cleaner.Load() }
+
+// SetCleanerConfig changes the log cleaner's configuration while it runs
+// (dynamic log.cleaner.* configs). A cleaning pass under way finishes with
+// the settings it started with; the pool of threads grows at once, and
+// shrinks as threads finish their pass or backoff, as Kafka's cleaner
+// restarts its threads to resize.
+func (m *Manager) SetCleanerConfig(c CleanerConfig) {
+	m.cleaner.Store(&c)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	for m.cleanerThreads > max(c.Threads, 0) {
+		m.cleanerThreads--
+		m.cleanerExcess.Add(1)
+	}
+	for m.cleanerThreads < c.Threads {
+		m.cleanerThreads++
+		if m.takeCleanerExcess() {
+			continue // a thread that was to stop keeps running instead
+		}
+		m.wg.Add(1)
+		go m.runCleaner()
+	}
+}
+
+// takeCleanerExcess reports whether the calling cleaner thread is one too
+// many, and if so counts it as stopped.
+func (m *Manager) takeCleanerExcess() bool {
+	for {
+		n := m.cleanerExcess.Load()
+		if n <= 0 {
+			return false
+		}
+		if m.cleanerExcess.CompareAndSwap(n, n-1) {
+			return true
+		}
+	}
+}
+
 // runCleaner is one cleaner thread: it cleans the dirtiest eligible log,
 // or waits log.cleaner.backoff.ms when there is none.
 func (m *Manager) runCleaner() {
 	defer m.wg.Done()
-	backoff := time.Duration(max(m.cfg.Cleaner.BackoffMs, 1)) * time.Millisecond
 	for {
+		if m.takeCleanerExcess() {
+			return
+		}
+		backoff := time.Duration(max(m.CleanerConfig().BackoffMs, 1)) * time.Millisecond
 		l := m.pickDirtiest()
 		if l == nil {
 			select {
@@ -190,7 +236,8 @@ func (m *Manager) clean(l *Log) error {
 	l.mu.RLock()
 	segs := l.segments
 	l.mu.RUnlock()
-	throttle := newThrottle(m.cfg.Cleaner.IOMaxBytesPerSecond)
+	ccfg := m.CleanerConfig()
+	throttle := newThrottle(ccfg.IOMaxBytesPerSecond)
 	txns := &txnCleaning{aborted: abortedByProducer(segs), retained: map[int64]bool{}}
 
 	// The offset map of the dirty section.
@@ -221,7 +268,7 @@ func (m *Manager) clean(l *Log) error {
 		}
 		mapBytes += segKeys
 		mappedEnd = next
-		if m.cfg.Cleaner.DedupeBufferSize > 0 && mapBytes > m.cfg.Cleaner.DedupeBufferSize {
+		if ccfg.DedupeBufferSize > 0 && mapBytes > ccfg.DedupeBufferSize {
 			break // clean what is mapped; the rest next time
 		}
 	}

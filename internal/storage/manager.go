@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/samsa-io/samsa/internal/record"
@@ -35,6 +36,14 @@ type Manager struct {
 	closed bool
 
 	ckptMu sync.Mutex // one checkpoint write at a time
+
+	// cleaner is the log cleaner's configuration in effect, replaced by
+	// SetCleanerConfig.
+	cleaner atomic.Pointer[CleanerConfig]
+	// cleanerThreads is how many cleaner threads are meant to run
+	// (guarded by mu); cleanerExcess is how many running ones must stop.
+	cleanerThreads int
+	cleanerExcess  atomic.Int32
 
 	delMu   sync.Mutex
 	pending map[*time.Timer]func()
@@ -92,10 +101,7 @@ func OpenManager(cfg ManagerConfig) (*Manager, error) {
 			return nil, err
 		}
 	}
-	for range cfg.Cleaner.Threads {
-		m.wg.Add(1)
-		go m.runCleaner()
-	}
+	m.SetCleanerConfig(cfg.Cleaner)
 	m.wg.Add(3)
 	go m.every(cfg.RetentionCheckIntervalMs, m.retention)
 	go m.every(m.flushCheckMs(), m.flushDue)
