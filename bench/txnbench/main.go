@@ -12,11 +12,11 @@
 // transactions per second, the p50 and p99 of a transaction's duration,
 // the broker's CPU time per transaction and the time of each kind of
 // request per transaction, and the median of the runs' ratios
-// samsa/kfake. kfake advertises
+// samsa/kfake. Both advertise
 // transaction.version 2, so franz-go runs transactions v2 (KIP-890 part
-// 2: no AddPartitionsToTxn) against it; Samsa serves v1. kfake is
-// therefore run a second time with the producer capped to v1 (EndTxn v4),
-// the same protocol as against Samsa.
+// 2: no AddPartitionsToTxn) against them; each is run a second time with
+// the producer capped to transactions v1 (EndTxn v4), as older clients
+// speak it.
 //
 // Idempotence (samsa only): on the same broker, one franz-go producer
 // (acks=all, linger 5 ms, no compression, 5 produce requests in flight)
@@ -164,9 +164,6 @@ func runBroker(o options, s *brokerSpec, work string, withIdem bool) ([]txnResul
 	}
 	var out []txnResult
 	for _, v1 := range []bool{false, true} {
-		if v1 && s.name == "samsa" {
-			continue // Samsa serves v1 only: the first run is v1
-		}
 		r, err := runTxns(ctx, b, "txnbench", o, v1)
 		if err != nil {
 			return nil, nil, fmt.Errorf("transactions: %w; %v", err, b.alive())
@@ -425,7 +422,7 @@ func median(xs []float64) float64 {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func report(o options, results map[string][]txnResult, idem *idemResult) {
-	variants := []string{"samsa", "kfake", "kfake (capped to transactions v1)"}
+	variants := []string{"samsa", "kfake", "samsa (capped to transactions v1)", "kfake (capped to transactions v1)"}
 	fmt.Printf("Transactions of %d records of %d bytes, committed back to back by one franz-go producer (%d transactions, median of %d runs):\n\n", o.perTxn, o.size, o.txns, o.runs)
 	fmt.Println("| broker | transactions/s | p50 ms | p99 ms | broker CPU ms/txn |")
 	fmt.Println("|---|---|---|---|---|")
@@ -447,19 +444,17 @@ func report(o options, results map[string][]txnResult, idem *idemResult) {
 			pick(func(r txnResult) float64 { return ms(r.p99) }),
 			pick(func(r txnResult) float64 { return r.cpuMsPerTxn }))
 	}
-	if sm := results["samsa"]; len(sm) > 0 {
-		fmt.Println()
-		for _, v := range variants[1:] {
-			other := results[v]
-			if len(other) != len(sm) {
-				continue
-			}
-			ratios := make([]float64, len(sm))
-			for i := range sm {
-				ratios[i] = sm[i].txnPerSec / other[i].txnPerSec
-			}
-			fmt.Printf("samsa / %s, median of the runs' ratios: %.2f\n", v, median(ratios))
+	fmt.Println()
+	for _, pair := range [][2]string{{variants[0], variants[1]}, {variants[2], variants[3]}} {
+		sm, other := results[pair[0]], results[pair[1]]
+		if len(sm) == 0 || len(other) != len(sm) {
+			continue
 		}
+		ratios := make([]float64, len(sm))
+		for i := range sm {
+			ratios[i] = sm[i].txnPerSec / other[i].txnPerSec
+		}
+		fmt.Printf("%s / %s, median of the runs' ratios: %.2f\n", pair[0], pair[1], median(ratios))
 	}
 	reportRequests(results, variants)
 	if idem != nil {

@@ -15,7 +15,9 @@ package broker
 // or with REQUEST_TIMED_OUT after the request's timeout. A transactional
 // batch is taken only in a transaction that includes the partition: the
 // first one of a producer's transaction is checked with its transaction
-// coordinator (KIP-890 part 1; txns.go).
+// coordinator (KIP-890 part 1; txns.go); from v12 (transactions v2,
+// KIP-890 part 2) the coordinator adds the partition to the transaction
+// instead.
 
 import (
 	"errors"
@@ -106,8 +108,8 @@ func (b *Broker) producePartition(t *topic, rp *kmsg.ProduceRequestTopicPartitio
 	if err != nil {
 		return pendingAck{}, err
 	}
-	if h, herr := record.ParseHeader(vb.bytes); herr == nil && h.Transactional() && !p.log.HasOngoingTxn(h.ProducerID) {
-		if err := b.verifyTxnPartition(txnID, h.ProducerID, h.ProducerEpoch, t.name, rp.Partition); err != nil {
+	if h, herr := record.ParseHeader(vb.bytes); herr == nil && h.Transactional() && !p.log.HasOngoingTxnAt(h.ProducerID, h.ProducerEpoch) {
+		if err := b.verifyTxnPartition(txnID, h.ProducerID, h.ProducerEpoch, t.name, rp.Partition, version >= 12); err != nil {
 			return pendingAck{}, err
 		}
 	}

@@ -1,6 +1,6 @@
 package broker
 
-// TxnOffsetCommit, versions 0-4 (KIP-98, KIP-447).
+// TxnOffsetCommit, versions 0-5 (KIP-98, KIP-447, KIP-890).
 //
 // Commits a group's offsets inside a producer's transaction: the group
 // coordinator writes them to __consumer_offsets as the producer's
@@ -9,8 +9,10 @@ package broker
 // must be in the transaction (AddOffsetsToTxn first), which is checked
 // with the transaction coordinator; otherwise INVALID_TXN_STATE. v2 adds
 // the leader epoch, v3 the member id, generation and instance id checked
-// against the group (KIP-447) and is flexible. v5 (transactions v2,
-// implicit AddOffsetsToTxn) and v6 (topic ids) are not served.
+// against the group (KIP-447) and is flexible. v5 is transactions v2
+// (KIP-890 part 2): the group's partition is added to the transaction
+// here, with the transaction coordinator, instead of by AddOffsetsToTxn.
+// v6 (topic ids) is not served.
 
 import (
 	"errors"
@@ -19,7 +21,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func init() { register(kmsg.TxnOffsetCommit, 0, 4, handleTxnOffsetCommit) }
+func init() { register(kmsg.TxnOffsetCommit, 0, 5, handleTxnOffsetCommit) }
 
 func handleTxnOffsetCommit(b *Broker, r *request) (kmsg.Response, error) {
 	req := r.body.(*kmsg.TxnOffsetCommitRequest)
@@ -48,7 +50,7 @@ func handleTxnOffsetCommit(b *Broker, r *request) (kmsg.Response, error) {
 	} else if leads, _, _ := part.role(); !leads {
 		return fail(kerr.NotCoordinator)
 	}
-	if err := b.verifyTxnPartition(&req.TransactionalID, req.ProducerID, req.ProducerEpoch, offsetsTopic, p); err != nil {
+	if err := b.verifyTxnPartition(&req.TransactionalID, req.ProducerID, req.ProducerEpoch, offsetsTopic, p, req.Version >= 5); err != nil {
 		var ae *apiError
 		if errors.As(err, &ae) {
 			switch {
@@ -56,6 +58,11 @@ func handleTxnOffsetCommit(b *Broker, r *request) (kmsg.Response, error) {
 				return fail(kerr.ProducerFenced)
 			case ae.err == kerr.NotEnoughReplicas:
 				return fail(kerr.CoordinatorNotAvailable)
+			case ae.err == kerr.ConcurrentTransactions:
+				// The previous transaction's markers are being
+				// written: a coordinator error makes the client
+				// retry.
+				return fail(kerr.CoordinatorLoadInProgress)
 			}
 			return fail(ae.err)
 		}

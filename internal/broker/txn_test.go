@@ -416,11 +416,12 @@ func (r rawTxnClient) endTxn(id string, pid int64, epoch int16, commit bool) err
 // with a stale epoch or an unknown producer id, TxnOffsetCommit for a
 // group not added to the transaction, a timeout above the maximum and a
 // transactional produce to a partition not in the transaction are
-// refused with Kafka's errors.
+// refused with Kafka's errors. The requests are transactions v1's
+// (txn_v2_test.go has v2's).
 func TestTxnBadRequests(t *testing.T) {
 	const topic = "txn-bad"
 	b := txnBroker(t, topic, 2, "transaction.max.timeout.ms=60000")
-	r := rawTxnClient{t, newKgo(t, b.Addr(), kgo.RequestRetries(0))}
+	r := rawTxnClient{t, newKgo(t, b.Addr(), kgo.RequestRetries(0), kgo.MaxVersions(txnV1Versions()))}
 	pid, epoch := r.initPID("tx-bad")
 
 	if err := r.endTxn("tx-bad", pid, epoch, true); !errors.Is(err, kerr.InvalidTxnState) {

@@ -20,7 +20,10 @@ package broker
 // offsets. A partition leader checks the first transactional batch of a
 // producer against its coordinator (here, or with AddPartitionsToTxn v4
 // VerifyOnly), so a producer cannot write to a partition its transaction
-// does not include (KIP-890 part 1).
+// does not include (KIP-890 part 1). For a client of transactions v2
+// (Produce v12+, TxnOffsetCommit v5+) it asks the coordinator to add the
+// partition instead (AddPartitionsToTxn v5 to another broker), which
+// starts the transaction if none is ongoing (KIP-890 part 2).
 
 import (
 	"context"
@@ -399,8 +402,9 @@ func (b *Broker) writeMarker(topicName string, p int32, pid int64, epoch int16, 
 }
 
 // verifyTxnPartition checks, before the first transactional batch of a
-// producer in a partition, that its transaction includes the partition.
-func (b *Broker) verifyTxnPartition(txnID *string, pid int64, epoch int16, topicName string, p int32) error {
+// producer in a partition, that its transaction includes the partition;
+// with add (transactions v2) the coordinator adds it.
+func (b *Broker) verifyTxnPartition(txnID *string, pid int64, epoch int16, topicName string, p int32, add bool) error {
 	if txnID == nil || *txnID == "" {
 		return errorf(kerr.InvalidTxnState, "a transactional batch needs the request's transactional id")
 	}
@@ -410,15 +414,28 @@ func (b *Broker) verifyTxnPartition(txnID *string, pid int64, epoch int16, topic
 		return err
 	}
 	var kerrv *kerr.Error
-	if node == b.nodeID {
+	switch {
+	case node != b.nodeID:
+		kerrv = b.txns.peers.verify(node, *txnID, pid, epoch, tp, add)
+	case add:
+		var perPart map[txn.TopicPartition]*kerr.Error
+		perPart, kerrv = coord.AddPartitions(*txnID, pid, epoch, []txn.TopicPartition{tp}, true)
+		if e := perPart[tp]; e != nil {
+			kerrv = e
+		}
+	default:
 		kerrv = coord.Verify(*txnID, pid, epoch, []txn.TopicPartition{tp})
-	} else {
-		kerrv = b.txns.peers.verify(node, *txnID, pid, epoch, tp)
 	}
 	if kerrv == nil {
 		return nil
 	}
 	switch kerrv {
+	case kerr.ConcurrentTransactions:
+		if add {
+			// The previous transaction's markers are being written;
+			// the client retries.
+			return errorf(kerr.ConcurrentTransactions, "the producer's previous transaction is completing")
+		}
 	case kerr.ProducerFenced, kerr.InvalidProducerEpoch:
 		return errorf(kerr.InvalidProducerEpoch, "producer %d epoch %d is fenced", pid, epoch)
 	case kerr.InvalidTxnState, kerr.InvalidProducerIDMapping:
@@ -552,12 +569,16 @@ func (pc *peerConns) writeMarkers(leader int32, pid int64, epoch int16, coordEpo
 }
 
 // verify asks the coordinator on broker id whether the partition is in
-// the producer's transaction (AddPartitionsToTxn v4, VerifyOnly).
-func (pc *peerConns) verify(id int32, txnID string, pid int64, epoch int16, tp txn.TopicPartition) *kerr.Error {
+// the producer's transaction (AddPartitionsToTxn v4, VerifyOnly), or with
+// add to add it (v5).
+func (pc *peerConns) verify(id int32, txnID string, pid int64, epoch int16, tp txn.TopicPartition, add bool) *kerr.Error {
 	req := kmsg.NewPtrAddPartitionsToTxnRequest()
 	req.Version = 4
+	if add {
+		req.Version = 5
+	}
 	t := kmsg.NewAddPartitionsToTxnRequestTransaction()
-	t.TransactionalID, t.ProducerID, t.ProducerEpoch, t.VerifyOnly = txnID, pid, epoch, true
+	t.TransactionalID, t.ProducerID, t.ProducerEpoch, t.VerifyOnly = txnID, pid, epoch, !add
 	t.Topics = []kmsg.AddPartitionsToTxnRequestTransactionTopic{{Topic: tp.Topic, Partitions: []int32{tp.Partition}}}
 	req.Transactions = append(req.Transactions, t)
 	resp, err := pc.roundTrip(id, req)

@@ -333,6 +333,20 @@ func (l *Log) HasOngoingTxn(producerID int64) bool {
 	return ok
 }
 
+// HasOngoingTxnAt reports whether the producer has a transaction open in
+// this partition that it began at epoch. A batch at a newer epoch begins
+// a new transaction (transactions v2 bump the epoch at every end, KIP-890)
+// even while the marker of the previous one is still to be written.
+func (l *Log) HasOngoingTxnAt(producerID int64, epoch int16) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if _, ok := l.ps.ongoing[producerID]; !ok {
+		return false
+	}
+	e := l.ps.producers[producerID]
+	return e != nil && e.epoch == epoch
+}
+
 // AbortedTxns lists the aborted transactions that overlap [from, upTo):
 // those whose marker is at or after from and whose first offset is below
 // upTo, in the order of their markers.

@@ -257,3 +257,32 @@ func FuzzTxnIndex(f *testing.F) {
 		}
 	})
 }
+
+// TestTxnEpochBumpMarker: a transactions v2 marker carries the epoch after
+// the bump (KIP-890); the log takes it, then the producer's next
+// transaction at that epoch from sequence 0, and refuses the old epoch.
+func TestTxnEpochBumpMarker(t *testing.T) {
+	f := newFixture(t, NewMemFS(), testConfig())
+	l := f.log()
+	ts := f.now.UnixMilli()
+	appendHW(t, l, txnBatch(t, 5, 3, 0, ts, "a", "1"))
+	appendHW(t, l, txnBatch(t, 5, 3, 1, ts, "b", "2"))
+	if !l.HasOngoingTxnAt(5, 3) || l.HasOngoingTxnAt(5, 4) {
+		t.Fatal("the open transaction is not the one of epoch 3")
+	}
+	appendHW(t, l, marker(5, 4, true, ts))
+	if l.HasOngoingTxnAt(5, 4) || l.HasOngoingTxn(5) {
+		t.Fatal("a transaction is open after its marker")
+	}
+	appendHW(t, l, txnBatch(t, 5, 4, 0, ts, "c", "3"))
+	if !l.HasOngoingTxnAt(5, 4) {
+		t.Fatal("the transaction of epoch 4 is not open")
+	}
+	if _, err := l.Append(txnBatch(t, 5, 3, 2, ts, "d", "4"), 0, -1); err == nil {
+		t.Fatal("a batch of the epoch before the bump was written")
+	}
+	appendHW(t, l, marker(5, 5, false, ts))
+	if lso := l.LastStableOffset(); lso != l.LogEndOffset() {
+		t.Fatalf("LSO %d, want the log end %d", lso, l.LogEndOffset())
+	}
+}

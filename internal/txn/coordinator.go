@@ -199,19 +199,30 @@ func utf16Units(s string) []uint16 {
 // TransactionMetadata).
 type txnMeta struct {
 	id string
-	// producerID and epoch are current; prevProducerID is the one before
-	// an epoch overflow gave a new id, prevEpoch the epoch before the
-	// last bump (so a client retrying InitProducerId after a lost
-	// response, KIP-360, is recognised).
+	// producerID and epoch are current; prevProducerID and prevEpoch
+	// are the producer's before the last bump (of InitProducerId, a
+	// transactions v2 EndTxn, or an epoch overflow that gave a new id),
+	// so a client retrying InitProducerId (KIP-360) or EndTxn (KIP-890)
+	// after a lost response is recognised. nextProducerID is the id a
+	// prepared transactions v2 end moves to when the epoch overflowed,
+	// -1 otherwise.
 	producerID     int64
 	prevProducerID int64
+	nextProducerID int64
 	epoch          int16
 	prevEpoch      int16
-	timeoutMs      int32
-	state          kmsg.TransactionState
-	parts          map[TopicPartition]struct{}
-	startMs        int64 // when the ongoing transaction began, -1 if none
-	updateMs       int64
+	// clientVersion is the transaction version of the EndTxn that
+	// prepared the transaction: 2 when it bumped the epoch (KIP-890 part
+	// 2), 0 for transactions v1 and for aborts the coordinator starts.
+	clientVersion int16
+	timeoutMs     int32
+	state         kmsg.TransactionState
+	parts         map[TopicPartition]struct{}
+	startMs       int64 // when the ongoing transaction began, -1 if none
+	updateMs      int64
+	// done is closed when the markers of the prepared transaction are
+	// written; nil when none was started by this leadership.
+	done chan struct{}
 }
 
 func (m *txnMeta) clone() *txnMeta {
@@ -411,7 +422,7 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs i
 		}
 		if m = s.txns[id]; m == nil {
 			now := c.cfg.Now().UnixMilli()
-			n := &txnMeta{id: id, producerID: newID, prevProducerID: -1, epoch: 0, prevEpoch: -1, timeoutMs: timeoutMs,
+			n := &txnMeta{id: id, producerID: newID, prevProducerID: -1, nextProducerID: -1, epoch: 0, prevEpoch: -1, timeoutMs: timeoutMs,
 				state: kmsg.TransactionStateEmpty, parts: map[TopicPartition]struct{}{}, startMs: -1, updateMs: now}
 			if err := s.write(n); err != nil {
 				s.mu.Unlock()
@@ -445,7 +456,7 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs i
 		return none, kerr.ConcurrentTransactions
 	}
 	n := m.clone()
-	n.prevEpoch = m.epoch
+	n.prevProducerID, n.prevEpoch = m.producerID, m.epoch
 	if m.epoch >= math.MaxInt16-1 {
 		// The epoch would overflow: a new producer id, epoch 0.
 		s.mu.Unlock()
@@ -457,7 +468,7 @@ func (c *Coordinator) InitProducerID(ctx context.Context, id string, timeoutMs i
 		if s.txns[id] != m {
 			return none, kerr.ConcurrentTransactions
 		}
-		n.prevProducerID, n.producerID, n.epoch, n.prevEpoch = m.producerID, newID, 0, -1
+		n.producerID, n.epoch = newID, 0
 	} else {
 		n.epoch = m.epoch + 1
 	}
@@ -630,6 +641,139 @@ func (c *Coordinator) EndTxn(id string, pid int64, epoch int16, commit, knowsFen
 	return nil
 }
 
+// EndResult is the producer id and epoch a transactions v2 EndTxn
+// answers: those of the producer's next transaction.
+type EndResult struct {
+	ProducerID int64
+	Epoch      int16
+}
+
+// EndTxnV2 serves EndTxn v5 (transactions v2, KIP-890 part 2): as EndTxn,
+// but preparing the transaction bumps the producer epoch, the markers
+// carry the bumped epoch so that nothing the producer sent at its old
+// epoch can join a later transaction, and the answer is the producer's
+// new id and epoch. At the epoch's limit (MaxInt16-1) the producer gets a
+// new producer id with epoch 0. A request at the epoch before the bump,
+// for the same outcome, is a retry of an end whose answer was lost: it
+// gets that end's answer. Aborting with no transaction open is allowed
+// and bumps the epoch too.
+func (c *Coordinator) EndTxnV2(ctx context.Context, id string, pid int64, epoch int16, commit bool, wait time.Duration) (EndResult, *kerr.Error) {
+	none := EndResult{ProducerID: -1, Epoch: -1}
+	s, kerrv := c.shardFor(id)
+	if kerrv != nil {
+		return none, kerrv
+	}
+	m := s.txns[id]
+	if m != nil && m.endedBy(pid, epoch) {
+		if m.committed() != commit {
+			s.mu.Unlock()
+			return none, kerr.InvalidTxnState
+		}
+		return s.awaitEnd(m, wait)
+	}
+	m, kerrv = s.checkProducer(id, pid, epoch, true)
+	if kerrv != nil {
+		s.mu.Unlock()
+		return none, kerrv
+	}
+	switch m.state {
+	case kmsg.TransactionStateOngoing:
+	case kmsg.TransactionStateEmpty, kmsg.TransactionStateCompleteCommit, kmsg.TransactionStateCompleteAbort:
+		if commit {
+			s.mu.Unlock()
+			return none, kerr.InvalidTxnState
+		}
+	case kmsg.TransactionStatePrepareCommit, kmsg.TransactionStatePrepareAbort:
+		// The client already has the bumped epoch and ends again
+		// before the previous end completed.
+		s.mu.Unlock()
+		return none, kerr.ConcurrentTransactions
+	default:
+		s.mu.Unlock()
+		return none, kerr.InvalidTxnState
+	}
+	nextID := int64(-1)
+	if m.epoch >= math.MaxInt16-1 {
+		// Allocation talks to the metadata store: not under the lock.
+		s.mu.Unlock()
+		newID, err := c.pids.Next(ctx)
+		if err != nil {
+			return none, kerr.CoordinatorNotAvailable
+		}
+		if s, kerrv = c.shardFor(id); kerrv != nil {
+			return none, kerrv
+		}
+		if s.txns[id] != m {
+			s.mu.Unlock()
+			return none, kerr.ConcurrentTransactions
+		}
+		nextID = newID
+	}
+	n := m.clone()
+	n.prevProducerID, n.prevEpoch, n.nextProducerID, n.clientVersion = m.producerID, m.epoch, nextID, 2
+	n.epoch = min(m.epoch, math.MaxInt16-1) + 1
+	n.state = kmsg.TransactionStatePrepareAbort
+	if commit {
+		n.state = kmsg.TransactionStatePrepareCommit
+	}
+	if m.state != kmsg.TransactionStateOngoing {
+		n.parts, n.startMs = map[TopicPartition]struct{}{}, c.cfg.Now().UnixMilli()
+	}
+	n.updateMs = c.cfg.Now().UnixMilli()
+	if err := s.write(n); err != nil {
+		s.mu.Unlock()
+		return none, writeError(err)
+	}
+	s.txns[id] = n
+	s.startCompletion(n)
+	return s.awaitEnd(n, wait)
+}
+
+// awaitEnd waits, up to wait, for the markers of m's end, which is
+// prepared or complete, and answers the producer's next id and epoch.
+// REQUIRES: s.mu held; it is released.
+func (s *shard) awaitEnd(m *txnMeta, wait time.Duration) (EndResult, *kerr.Error) {
+	res := EndResult{ProducerID: m.producerID, Epoch: m.epoch}
+	if m.clientVersion >= 2 && m.nextProducerID >= 0 {
+		res = EndResult{ProducerID: m.nextProducerID, Epoch: 0}
+	}
+	var done chan struct{}
+	if m.state == kmsg.TransactionStatePrepareCommit || m.state == kmsg.TransactionStatePrepareAbort {
+		done = m.done
+	}
+	s.mu.Unlock()
+	if done == nil {
+		return res, nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-s.c.stop:
+	}
+	return res, nil
+}
+
+// endedBy reports whether m's transaction was prepared by a transactions
+// v2 EndTxn of producer pid at epoch, the one before the bump, and is
+// prepared or complete: a request with them retries that end.
+func (m *txnMeta) endedBy(pid int64, epoch int16) bool {
+	switch m.state {
+	case kmsg.TransactionStatePrepareCommit, kmsg.TransactionStatePrepareAbort,
+		kmsg.TransactionStateCompleteCommit, kmsg.TransactionStateCompleteAbort:
+	default:
+		return false
+	}
+	return m.clientVersion >= 2 && pid == m.prevProducerID && epoch == m.prevEpoch && pid >= 0
+}
+
+// committed reports whether m's prepared or completed transaction
+// commits.
+func (m *txnMeta) committed() bool {
+	return m.state == kmsg.TransactionStatePrepareCommit || m.state == kmsg.TransactionStateCompleteCommit
+}
+
 // prepareEnd writes PrepareCommit or PrepareAbort (with fence, the epoch
 // is bumped first so the current producer is fenced) and starts writing
 // the markers; s.completion is closed when they are done.
@@ -646,6 +790,7 @@ func (s *shard) prepareEnd(m *txnMeta, commit, fence bool) *kerr.Error {
 	if commit {
 		n.state = kmsg.TransactionStatePrepareCommit
 	}
+	n.clientVersion, n.nextProducerID = 0, -1
 	n.updateMs = s.c.cfg.Now().UnixMilli()
 	if err := s.write(n); err != nil {
 		return writeError(err)
@@ -659,7 +804,7 @@ func (s *shard) prepareEnd(m *txnMeta, commit, fence bool) *kerr.Error {
 // completes it. REQUIRES: s.mu held.
 func (s *shard) startCompletion(m *txnMeta) {
 	done := make(chan struct{})
-	s.completion = done
+	s.completion, m.done = done, done
 	gen, coordEpoch := s.gen, s.coordEpoch
 	commit := m.state == kmsg.TransactionStatePrepareCommit
 	parts := m.sortedParts()
@@ -710,6 +855,11 @@ func (s *shard) complete(id string, pid int64, epoch int16, coordEpoch int32, co
 	n.state = kmsg.TransactionStateCompleteAbort
 	if commit {
 		n.state = kmsg.TransactionStateCompleteCommit
+	}
+	if m.clientVersion >= 2 && m.nextProducerID >= 0 {
+		// A transactions v2 end that overflowed the epoch: the
+		// producer continues under the id allocated at prepare.
+		n.producerID, n.epoch, n.nextProducerID = m.nextProducerID, 0, -1
 	}
 	n.parts, n.startMs, n.updateMs = map[TopicPartition]struct{}{}, -1, c.cfg.Now().UnixMilli()
 	if err := s.write(n); err != nil {

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -26,7 +27,8 @@ func buildBatch(id string, m *txnMeta, nowMs int64) ([]byte, error) {
 		v := kmsg.NewTxnMetadataValue()
 		v.Version = 1
 		v.ProducerID, v.ProducerEpoch = m.producerID, m.epoch
-		v.PreviousProducerID, v.NextProducerID, v.NextProducerEpoch = m.prevProducerID, -1, -1
+		v.PreviousProducerID, v.NextProducerID, v.NextProducerEpoch = m.prevProducerID, m.nextProducerID, -1
+		v.ClientTransactionVersion = m.clientVersion
 		v.TimeoutMillis = m.timeoutMs
 		v.State = m.state
 		if m.state != kmsg.TransactionStateEmpty {
@@ -106,12 +108,21 @@ func decodeRecord(key, value []byte) (string, *txnMeta, error) {
 		return "", nil, fmt.Errorf("%w: state %d", errBadRecord, v.State)
 	}
 	m := &txnMeta{
-		id: k.TransactionalID, producerID: v.ProducerID, prevProducerID: -1, epoch: v.ProducerEpoch, prevEpoch: -1,
+		id: k.TransactionalID, producerID: v.ProducerID, prevProducerID: -1, nextProducerID: -1, epoch: v.ProducerEpoch, prevEpoch: -1,
 		timeoutMs: v.TimeoutMillis, state: v.State, parts: map[TopicPartition]struct{}{},
 		startMs: v.StartTimestamp, updateMs: v.LastUpdateTimestamp,
 	}
 	if v.Version >= 1 {
-		m.prevProducerID = v.PreviousProducerID
+		m.prevProducerID, m.nextProducerID, m.clientVersion = v.PreviousProducerID, v.NextProducerID, v.ClientTransactionVersion
+	}
+	if m.clientVersion >= 2 && m.prevProducerID >= 0 {
+		// A transactions v2 end bumped the epoch by one, or overflowed
+		// it to a new producer id at epoch 0 (KIP-890): the epoch
+		// before is implied, as in Kafka's log.
+		m.prevEpoch = m.epoch - 1
+		if m.epoch == 0 {
+			m.prevEpoch = math.MaxInt16 - 1
+		}
 	}
 	for _, t := range v.Topics {
 		for _, p := range t.Partitions {
