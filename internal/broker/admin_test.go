@@ -400,14 +400,14 @@ func describedConfig(ctx context.Context, t *testing.T, adm *kadm.Client, topic,
 	return kadm.Config{}
 }
 
-func alterErr(resps kadm.AlterConfigsResponses, err error) (error, string) {
+func alterErr(resps kadm.AlterConfigsResponses, err error) (string, error) {
 	if err != nil {
-		return err, ""
+		return "", err
 	}
 	if len(resps) != 1 {
-		return fmt.Errorf("%d responses", len(resps)), ""
+		return "", fmt.Errorf("%d responses", len(resps))
 	}
-	return resps[0].Err, resps[0].ErrMessage
+	return resps[0].ErrMessage, resps[0].Err
 }
 
 func TestAdminIncrementalAlterConfigs(t *testing.T) {
@@ -420,7 +420,7 @@ func TestAdminIncrementalAlterConfigs(t *testing.T) {
 	set := func(name, value string) kadm.AlterConfig {
 		return kadm.AlterConfig{Op: kadm.SetConfig, Name: name, Value: strp(value)}
 	}
-	if err, msg := alterErr(adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{
+	if msg, err := alterErr(adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{
 		set("max.message.bytes", "2000"),
 		set("segment.bytes", "1024"),
 	}, topic)); err != nil {
@@ -446,7 +446,7 @@ func TestAdminIncrementalAlterConfigs(t *testing.T) {
 	}
 
 	// APPEND to a list starts from the default when there is no override.
-	if err, msg := alterErr(adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{
+	if msg, err := alterErr(adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{
 		{Op: kadm.AppendConfig, Name: "cleanup.policy", Value: strp("compact")},
 	}, topic)); err != nil {
 		t.Fatalf("append: %v (%s)", err, msg)
@@ -456,7 +456,7 @@ func TestAdminIncrementalAlterConfigs(t *testing.T) {
 	}
 
 	// validate_only changes nothing; bad values and ops name the config.
-	if err, msg := alterErr(adm.ValidateAlterTopicConfigs(ctx, []kadm.AlterConfig{set("max.message.bytes", "3000")}, topic)); err != nil {
+	if msg, err := alterErr(adm.ValidateAlterTopicConfigs(ctx, []kadm.AlterConfig{set("max.message.bytes", "3000")}, topic)); err != nil {
 		t.Errorf("validate-only alter: %v (%s)", err, msg)
 	}
 	if c := describedConfig(ctx, t, adm, topic, "max.message.bytes"); c.MaybeValue() != "2000" {
@@ -475,14 +475,14 @@ func TestAdminIncrementalAlterConfigs(t *testing.T) {
 		{"bad list element", kadm.AlterConfig{Op: kadm.AppendConfig, Name: "cleanup.policy", Value: strp("shred")}, topic, kerr.InvalidConfig, "cleanup.policy"},
 		{"unknown topic", set("retention.ms", "1000"), "no-such-topic", kerr.UnknownTopicOrPartition, ""},
 	} {
-		err, msg := alterErr(adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{tc.op}, tc.topic))
+		msg, err := alterErr(adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{tc.op}, tc.topic))
 		if !errIs(err, tc.want) || !strings.Contains(msg, tc.msg) {
 			t.Errorf("%s: %v (%q), want %v mentioning %q", tc.name, err, msg, tc.want, tc.msg)
 		}
 	}
 
 	// DELETE goes back to the default; SUBTRACT removes a list element.
-	if err, msg := alterErr(adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{
+	if msg, err := alterErr(adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{
 		{Op: kadm.DeleteConfig, Name: "max.message.bytes"},
 		{Op: kadm.SubtractConfig, Name: "cleanup.policy", Value: strp("delete")},
 	}, topic)); err != nil {
@@ -493,7 +493,7 @@ func TestAdminIncrementalAlterConfigs(t *testing.T) {
 	}
 
 	// Broker resources: a read-only broker config is refused.
-	if err, msg := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{set("log.dirs", "/elsewhere")}, 0)); !errIs(err, kerr.InvalidRequest) || !strings.Contains(msg, "Cannot update these configs dynamically") {
+	if msg, err := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{set("log.dirs", "/elsewhere")}, 0)); !errIs(err, kerr.InvalidRequest) || !strings.Contains(msg, "Cannot update these configs dynamically") {
 		t.Errorf("alter broker config: %v (%q), want INVALID_REQUEST: Cannot update these configs dynamically", err, msg)
 	}
 
@@ -533,7 +533,7 @@ func TestAdminAlterConfigsReplacesOverrides(t *testing.T) {
 	const topic = "replaced"
 	createTopic(ctx, t, adm, topic, 1, map[string]*string{"retention.bytes": strp("100000"), "max.message.bytes": strp("5000")})
 
-	if err, msg := alterErr(adm.AlterTopicConfigsState(ctx, []kadm.AlterConfig{{Name: "segment.ms", Value: strp("600000")}}, topic)); err != nil {
+	if msg, err := alterErr(adm.AlterTopicConfigsState(ctx, []kadm.AlterConfig{{Name: "segment.ms", Value: strp("600000")}}, topic)); err != nil {
 		t.Fatalf("legacy alter: %v (%s)", err, msg)
 	}
 	if c := describedConfig(ctx, t, adm, topic, "segment.ms"); c.MaybeValue() != "600000" || c.Source != kmsg.ConfigSourceDynamicTopicConfig {
@@ -543,10 +543,10 @@ func TestAdminAlterConfigsReplacesOverrides(t *testing.T) {
 	if c := describedConfig(ctx, t, adm, topic, "retention.bytes"); c.MaybeValue() != "-1" || c.Source != kmsg.ConfigSourceDefaultConfig {
 		t.Errorf("retention.bytes = %q from %v, want the default after a legacy alter without it", c.MaybeValue(), c.Source)
 	}
-	if err, _ := alterErr(adm.AlterTopicConfigsState(ctx, []kadm.AlterConfig{{Name: "segment.ms", Value: strp("0")}}, topic)); !errIs(err, kerr.InvalidConfig) {
+	if _, err := alterErr(adm.AlterTopicConfigsState(ctx, []kadm.AlterConfig{{Name: "segment.ms", Value: strp("0")}}, topic)); !errIs(err, kerr.InvalidConfig) {
 		t.Errorf("segment.ms=0: %v, want INVALID_CONFIG", err)
 	}
-	if err, _ := alterErr(adm.AlterBrokerConfigsState(ctx, []kadm.AlterConfig{{Name: "num.partitions", Value: strp("3")}}, 0)); !errIs(err, kerr.InvalidRequest) {
+	if _, err := alterErr(adm.AlterBrokerConfigsState(ctx, []kadm.AlterConfig{{Name: "num.partitions", Value: strp("3")}}, 0)); !errIs(err, kerr.InvalidRequest) {
 		t.Errorf("legacy alter of a broker: %v, want INVALID_REQUEST", err)
 	}
 

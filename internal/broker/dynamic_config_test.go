@@ -99,7 +99,7 @@ func TestDynamicBrokerConfigs(t *testing.T) {
 
 	// A cluster-wide default reaches topics without an override, and
 	// retention deletes the old segments.
-	if err, msg := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{set("log.retention.ms", "600000")})); err != nil {
+	if msg, err := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{set("log.retention.ms", "600000")})); err != nil {
 		t.Fatalf("cluster-wide log.retention.ms: %v (%s)", err, msg)
 	}
 	waitTopicConfig(ctx, t, adm, "aging", "retention.ms", "600000", kmsg.ConfigSourceDynamicDefaultBrokerConfig)
@@ -123,7 +123,7 @@ func TestDynamicBrokerConfigs(t *testing.T) {
 
 	// This broker's own value wins over the default; synonyms list every
 	// layer in order of precedence.
-	if err, msg := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{set("log.retention.ms", "1200000")}, 0)); err != nil {
+	if msg, err := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{set("log.retention.ms", "1200000")}, 0)); err != nil {
 		t.Fatalf("per-broker log.retention.ms: %v (%s)", err, msg)
 	}
 	waitTopicConfig(ctx, t, adm, "aging", "retention.ms", "1200000", kmsg.ConfigSourceDynamicBrokerConfig)
@@ -141,7 +141,7 @@ func TestDynamicBrokerConfigs(t *testing.T) {
 	}
 
 	// Deleting it falls back to the cluster-wide default.
-	if err, msg := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: "log.retention.ms"}}, 0)); err != nil {
+	if msg, err := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: "log.retention.ms"}}, 0)); err != nil {
 		t.Fatalf("delete per-broker log.retention.ms: %v (%s)", err, msg)
 	}
 	waitTopicConfig(ctx, t, adm, "aging", "retention.ms", "600000", kmsg.ConfigSourceDynamicDefaultBrokerConfig)
@@ -160,7 +160,7 @@ func TestDynamicBrokerConfigs(t *testing.T) {
 		{"bad value", set("log.retention.ms", "soon"), nil, kerr.InvalidConfig, "log.retention.ms"},
 		{"out of range", set("log.cleaner.min.cleanable.ratio", "2"), []int32{0}, kerr.InvalidConfig, "log.cleaner.min.cleanable.ratio"},
 	} {
-		err, msg := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{tc.op}, tc.broker...))
+		msg, err := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{tc.op}, tc.broker...))
 		if !errIs(err, tc.want) || !strings.Contains(msg, tc.msg) {
 			t.Errorf("%s: %v (%q), want %v mentioning %q", tc.name, err, msg, tc.want, tc.msg)
 		}
@@ -178,10 +178,10 @@ func TestDynamicBrokerConfigs(t *testing.T) {
 	}
 
 	// validateOnly checks without changing anything.
-	if err, msg := alterErr(adm.ValidateAlterBrokerConfigs(ctx, []kadm.AlterConfig{set("log.retention.ms", "1")})); err != nil {
+	if msg, err := alterErr(adm.ValidateAlterBrokerConfigs(ctx, []kadm.AlterConfig{set("log.retention.ms", "1")})); err != nil {
 		t.Fatalf("validate: %v (%s)", err, msg)
 	}
-	if err, _ := alterErr(adm.ValidateAlterBrokerConfigs(ctx, []kadm.AlterConfig{set("log.retention.ms", "x")})); !errIs(err, kerr.InvalidConfig) {
+	if _, err := alterErr(adm.ValidateAlterBrokerConfigs(ctx, []kadm.AlterConfig{set("log.retention.ms", "x")})); !errIs(err, kerr.InvalidConfig) {
 		t.Errorf("validate a bad value: %v, want INVALID_CONFIG", err)
 	}
 	if c := describedConfig(ctx, t, adm, "aging", "retention.ms"); c.MaybeValue() != "600000" {
@@ -189,13 +189,13 @@ func TestDynamicBrokerConfigs(t *testing.T) {
 	}
 
 	// APPEND to a list config starts from its default.
-	if err, msg := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.AppendConfig, Name: "log.cleanup.policy", Value: strp("compact")}})); err != nil {
+	if msg, err := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.AppendConfig, Name: "log.cleanup.policy", Value: strp("compact")}})); err != nil {
 		t.Fatalf("append: %v (%s)", err, msg)
 	}
 	waitTopicConfig(ctx, t, adm, "kept", "cleanup.policy", "delete,compact", kmsg.ConfigSourceDynamicDefaultBrokerConfig)
 
 	// The cleaner takes new settings live.
-	if err, msg := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{
+	if msg, err := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{
 		set("log.cleaner.io.max.bytes.per.second", "1048576"), set("log.cleaner.backoff.ms", "250"), set("log.cleaner.threads", "2"),
 	}, 0)); err != nil {
 		t.Fatalf("cleaner configs: %v (%s)", err, msg)
@@ -205,7 +205,7 @@ func TestDynamicBrokerConfigs(t *testing.T) {
 	}
 
 	// The legacy AlterConfigs replaces the cluster-wide set.
-	if err, msg := alterErr(adm.AlterBrokerConfigsState(ctx, []kadm.AlterConfig{{Name: "message.max.bytes", Value: strp("2000000")}})); err != nil {
+	if msg, err := alterErr(adm.AlterBrokerConfigsState(ctx, []kadm.AlterConfig{{Name: "message.max.bytes", Value: strp("2000000")}})); err != nil {
 		t.Fatalf("legacy alter: %v (%s)", err, msg)
 	}
 	waitTopicConfig(ctx, t, adm, "aging", "max.message.bytes", "2000000", kmsg.ConfigSourceDynamicDefaultBrokerConfig)
@@ -227,7 +227,7 @@ func TestDynamicBrokerConfigsCluster(t *testing.T) {
 	createTopic(ctx, t, adm, "everywhere", 3, nil)
 	admins := []*kadm.Client{newAdmin(t, c.Broker(1).Addr()), newAdmin(t, c.Broker(2).Addr()), newAdmin(t, c.Broker(3).Addr())}
 
-	if err, msg := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "log.retention.ms", Value: strp("600000")}})); err != nil {
+	if msg, err := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "log.retention.ms", Value: strp("600000")}})); err != nil {
 		t.Fatalf("cluster-wide: %v (%s)", err, msg)
 	}
 	for _, a := range admins {
@@ -235,7 +235,7 @@ func TestDynamicBrokerConfigsCluster(t *testing.T) {
 	}
 	// Broker 2's own value, sent through broker 1, applies to broker 2
 	// only.
-	if err, msg := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "log.retention.ms", Value: strp("900000")}}, 2)); err != nil {
+	if msg, err := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.SetConfig, Name: "log.retention.ms", Value: strp("900000")}}, 2)); err != nil {
 		t.Fatalf("broker 2: %v (%s)", err, msg)
 	}
 	waitTopicConfig(ctx, t, admins[1], "everywhere", "retention.ms", "900000", kmsg.ConfigSourceDynamicBrokerConfig)
@@ -251,7 +251,7 @@ func TestDynamicBrokerConfigsCluster(t *testing.T) {
 	for _, i := range []int{0, 2} {
 		waitTopicConfig(ctx, t, admins[i], "everywhere", "retention.ms", "600000", kmsg.ConfigSourceDynamicDefaultBrokerConfig)
 	}
-	if err, msg := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: "log.retention.ms"}}, 2)); err != nil {
+	if msg, err := alterErr(adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{{Op: kadm.DeleteConfig, Name: "log.retention.ms"}}, 2)); err != nil {
 		t.Fatalf("delete broker 2's: %v (%s)", err, msg)
 	}
 	waitTopicConfig(ctx, t, admins[1], "everywhere", "retention.ms", "600000", kmsg.ConfigSourceDynamicDefaultBrokerConfig)

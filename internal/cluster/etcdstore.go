@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"strconv"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
@@ -590,11 +589,4 @@ func decodePartition(kv *mvccpb.KeyValue) (PartitionState, error) {
 	}
 	st.ModRevision = kv.ModRevision
 	return st, nil
-}
-
-func cloneConfigs(m map[string]string) map[string]string {
-	if len(m) == 0 {
-		return nil
-	}
-	return maps.Clone(m)
 }
