@@ -79,13 +79,21 @@ type GroupDescription struct {
 	// KIP-848 group's server assignor.
 	Assignor string
 	Members  []MemberDescription
-	Err      error
+	// Coordinator is the broker that answered for the group (ID -1 if
+	// unknown).
+	Coordinator Node
+	Err         error
 }
 
 // groupAdmin runs a request at a group's coordinator, retrying while the
 // coordinator moves or loads.
 func (a *Admin) groupAdmin(ctx context.Context, group string, req kmsg.Request, code func(kmsg.Response) int16) (kmsg.Response, error) {
-	co := &coordinator{cl: a.cl, group: group}
+	return a.groupAdminAt(ctx, &coordinator{cl: a.cl, group: group}, req, code)
+}
+
+// groupAdminAt is groupAdmin through co, which then knows the
+// coordinator that answered.
+func (a *Admin) groupAdminAt(ctx context.Context, co *coordinator, req kmsg.Request, code func(kmsg.Response) int16) (kmsg.Response, error) {
 	backoff := func(n int) time.Duration { return expBackoff(a.cfg.retryBackoff, a.cfg.retryBackoffM, n) }
 	return co.groupRequest(ctx, req, a.cfg.requestTO, backoff, code)
 }
@@ -98,7 +106,9 @@ func (a *Admin) DescribeConsumerGroups(ctx context.Context, groups ...string) ([
 	var firstErr error
 	for i, g := range groups {
 		err := a.call(ctx, func(ctx context.Context) error {
-			d, err := a.describeGroup(ctx, g)
+			co := &coordinator{cl: a.cl, group: g}
+			d, err := a.describeGroup(ctx, co, g)
+			d.Coordinator = co.lastNode()
 			out[i] = d
 			return err
 		})
@@ -118,10 +128,10 @@ func isBrokerError(err error) bool {
 }
 
 // describeGroup describes one group, trying KIP-848's description first.
-func (a *Admin) describeGroup(ctx context.Context, group string) (GroupDescription, error) {
+func (a *Admin) describeGroup(ctx context.Context, co *coordinator, group string) (GroupDescription, error) {
 	req := kmsg.NewPtrConsumerGroupDescribeRequest()
 	req.Groups = []string{group}
-	kresp, err := a.groupAdmin(ctx, group, req, func(r kmsg.Response) int16 {
+	kresp, err := a.groupAdminAt(ctx, co, req, func(r kmsg.Response) int16 {
 		if gs := r.(*kmsg.ConsumerGroupDescribeResponse).Groups; len(gs) > 0 {
 			return gs[0].ErrorCode
 		}
@@ -138,7 +148,7 @@ func (a *Admin) describeGroup(ctx context.Context, group string) (GroupDescripti
 	// it), or a broker without KIP-848.
 	dreq := kmsg.NewPtrDescribeGroupsRequest()
 	dreq.Groups = []string{group}
-	kresp, err = a.groupAdmin(ctx, group, dreq, func(r kmsg.Response) int16 {
+	kresp, err = a.groupAdminAt(ctx, co, dreq, func(r kmsg.Response) int16 {
 		if gs := r.(*kmsg.DescribeGroupsResponse).Groups; len(gs) > 0 {
 			return gs[0].ErrorCode
 		}

@@ -27,6 +27,17 @@ type coordinator struct {
 
 	mu   sync.Mutex
 	addr string // REQUIRES: mu held; "" while unknown
+	node Node   // REQUIRES: mu held; the coordinator last found
+}
+
+// lastNode returns the coordinator last found (ID -1 if none).
+func (co *coordinator) lastNode() Node {
+	co.mu.Lock()
+	defer co.mu.Unlock()
+	if co.addr == "" && co.node.Host == "" {
+		return Node{ID: -1}
+	}
+	return co.node
 }
 
 // conn returns a connection to the coordinator, looking it up first if it
@@ -35,11 +46,11 @@ func (co *coordinator) conn(ctx context.Context) (*brokerConn, error) {
 	co.mu.Lock()
 	defer co.mu.Unlock()
 	if co.addr == "" {
-		addr, err := co.find(ctx)
+		node, err := co.find(ctx)
 		if err != nil {
 			return nil, err
 		}
-		co.addr = addr
+		co.addr, co.node = net.JoinHostPort(node.Host, strconv.Itoa(int(node.Port))), node
 	}
 	conn, err := co.cl.conn(ctx, co.addr, connGroup)
 	if err != nil {
@@ -61,7 +72,7 @@ func (co *coordinator) invalidate(conn *brokerConn) {
 }
 
 // find asks any broker where the group's coordinator is.
-func (co *coordinator) find(ctx context.Context) (string, error) {
+func (co *coordinator) find(ctx context.Context) (Node, error) {
 	req := kmsg.NewPtrFindCoordinatorRequest()
 	req.CoordinatorType = co.keyType
 	// Both layouts: kmsg writes the one of the version the broker takes
@@ -70,18 +81,18 @@ func (co *coordinator) find(ctx context.Context) (string, error) {
 	req.CoordinatorKeys = []string{co.group}
 	kresp, err := co.cl.requestAny(ctx, req)
 	if err != nil {
-		return "", err
+		return Node{}, err
 	}
 	resp := kresp.(*kmsg.FindCoordinatorResponse)
-	code, msg, host, port := resp.ErrorCode, resp.ErrorMessage, resp.Host, resp.Port
+	code, msg, id, host, port := resp.ErrorCode, resp.ErrorMessage, resp.NodeID, resp.Host, resp.Port
 	if len(resp.Coordinators) > 0 {
 		c := resp.Coordinators[0]
-		code, msg, host, port = c.ErrorCode, c.ErrorMessage, c.Host, c.Port
+		code, msg, id, host, port = c.ErrorCode, c.ErrorMessage, c.NodeID, c.Host, c.Port
 	}
 	if err := brokerErr(code, msg); err != nil {
-		return "", err
+		return Node{}, err
 	}
-	return net.JoinHostPort(host, strconv.Itoa(int(port))), nil
+	return Node{ID: id, Host: host, Port: port}, nil
 }
 
 // coordinatorError reports whether a group error code means the

@@ -513,18 +513,21 @@ func assignmentString(tps []kafka.TopicPartition) string {
 	return strings.Join(parts, ", ")
 }
 
-// writeGroupState prints describe --state. Kafka's table has a
-// COORDINATOR (ID) column too; the admin client does not say which broker
-// coordinates a group, so it is left out.
+// writeGroupState prints describe --state, as Kafka does: the
+// coordinator as host:port and its id.
 func writeGroupState(out io.Writer, d kafka.GroupDescription) {
-	format := fmt.Sprintf("%%-%ds %%-20s %%-15s %%s\n", max(25, len(d.GroupID)))
+	coord := "-"
+	if c := d.Coordinator; c.ID >= 0 && c.Host != "" {
+		coord = fmt.Sprintf("%s:%d  (%d)", c.Host, c.Port, c.ID)
+	}
+	format := fmt.Sprintf("%%-%ds %%-%ds %%-20s %%-15s %%s\n", max(25, len(d.GroupID)), max(25, len(coord)))
 	fmt.Fprintln(out)
-	fmt.Fprintf(out, format, "GROUP", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS")
+	fmt.Fprintf(out, format, "GROUP", "COORDINATOR (ID)", "ASSIGNMENT-STRATEGY", "STATE", "#MEMBERS")
 	assignor := d.Assignor
 	if assignor == "" {
 		assignor = "-"
 	}
-	fmt.Fprintf(out, format, d.GroupID, assignor, d.State, strconv.Itoa(len(d.Members)))
+	fmt.Fprintf(out, format, d.GroupID, coord, assignor, d.State, strconv.Itoa(len(d.Members)))
 }
 
 func deleteGroups(ctx context.Context, cmd *cobra.Command, adm *kafka.Admin, o *groupsOptions) error {

@@ -200,7 +200,7 @@ func TestGroupsListDescribeResetDelete(t *testing.T) {
 		t.Errorf("describe --members --verbose:\n%s", out)
 	}
 	out = mustRun(t, "", "groups", "--describe", bs, "--group", "g1", "--state")
-	if !regexp.MustCompile(`(?m)^g1 +\S+ +Stable +1$`).MatchString(out) {
+	if !regexp.MustCompile(`(?m)^GROUP +COORDINATOR \(ID\) +ASSIGNMENT-STRATEGY +STATE +#MEMBERS\ng1 +127\.0\.0\.1:\d+  \(0\) +\S+ +Stable +1$`).MatchString(out) {
 		t.Errorf("describe --state:\n%s", out)
 	}
 	rows = offsetsTable(t, mustRun(t, "", "groups", "--describe", bs, "--group", "g1"))
