@@ -434,6 +434,25 @@ type ConfigEntry struct {
 	IsDefault bool
 	ReadOnly  bool
 	Sensitive bool
+	// Synonyms are the settings this value comes from, highest precedence
+	// first (the entry's own among them), when asked for with
+	// DescribeConfigsOptions.IncludeSynonyms.
+	Synonyms []ConfigSynonym
+}
+
+// ConfigSynonym is one layer of a setting: a topic override, a dynamic
+// broker config, a static broker property, a default.
+type ConfigSynonym struct {
+	Name   string
+	Value  string
+	Source string
+}
+
+// DescribeConfigsOptions are Java's DescribeConfigsOptions.
+type DescribeConfigsOptions struct {
+	// IncludeSynonyms asks for each entry's synonyms (Java's default:
+	// false).
+	IncludeSynonyms bool
 }
 
 // ConfigResult is the configuration of one resource, or the error
@@ -509,10 +528,16 @@ func (a *Admin) perBroker(ctx context.Context, resources []ConfigResource, done 
 
 // DescribeConfigs returns the settings of resources.
 func (a *Admin) DescribeConfigs(ctx context.Context, resources ...ConfigResource) ([]ConfigResult, error) {
+	return a.DescribeConfigsWith(ctx, DescribeConfigsOptions{}, resources...)
+}
+
+// DescribeConfigsWith is DescribeConfigs with options.
+func (a *Admin) DescribeConfigsWith(ctx context.Context, opts DescribeConfigsOptions, resources ...ConfigResource) ([]ConfigResult, error) {
 	found := map[ConfigResource]ConfigResult{}
 	done := func(r ConfigResource) bool { _, ok := found[r]; return ok }
 	build := func(rs []ConfigResource) kmsg.Request {
 		req := kmsg.NewPtrDescribeConfigsRequest()
+		req.IncludeSynonyms = opts.IncludeSynonyms
 		for _, r := range rs {
 			rr := kmsg.NewDescribeConfigsRequestResource()
 			rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceType(r.Type), r.Name
@@ -530,6 +555,13 @@ func (a *Admin) DescribeConfigs(ctx context.Context, resources ...ConfigResource
 						ReadOnly: c.ReadOnly, Sensitive: c.IsSensitive}
 					if c.Value != nil {
 						e.Value = *c.Value
+					}
+					for _, syn := range c.ConfigSynonyms {
+						cs := ConfigSynonym{Name: syn.Name, Source: syn.Source.String()}
+						if syn.Value != nil {
+							cs.Value = *syn.Value
+						}
+						e.Synonyms = append(e.Synonyms, cs)
 					}
 					res.Entries = append(res.Entries, e)
 				}

@@ -333,7 +333,7 @@ func describeConfigs(ctx context.Context, cmd *cobra.Command, adm *kafka.Admin, 
 		resources[i] = x.resource()
 	}
 	results, err := waitingFor(cmd, "describing configs", func() ([]kafka.ConfigResult, error) {
-		return adm.DescribeConfigs(ctx, resources...)
+		return adm.DescribeConfigsWith(ctx, kafka.DescribeConfigsOptions{IncludeSynonyms: true}, resources...)
 	})
 	if err != nil {
 		return fmt.Errorf("describe configs: %w", err)
@@ -383,9 +383,8 @@ func allEntities(ctx context.Context, cmd *cobra.Command, adm *kafka.Admin, e en
 	return out, nil
 }
 
-// writeConfigs prints one entity's configs as kafka-configs.sh does. The
-// synonyms list holds the entry's own source: the admin client's
-// DescribeConfigs does not ask for the synonym chain.
+// writeConfigs prints one entity's configs as kafka-configs.sh does, each
+// with its synonym chain (highest precedence first).
 func writeConfigs(out io.Writer, e entity, entries []kafka.ConfigEntry, all bool) {
 	switch {
 	case all && e.isDefault:
@@ -405,6 +404,17 @@ func writeConfigs(out io.Writer, e entity, entries []kafka.ConfigEntry, all bool
 		if c.Sensitive || c.IsNull {
 			v = "null"
 		}
-		fmt.Fprintf(out, "  %s=%s sensitive=%t synonyms={%s:%s=%s}\n", c.Name, v, c.Sensitive, c.Source, c.Name, v)
+		syns := make([]string, 0, len(c.Synonyms)+1)
+		for _, s := range c.Synonyms {
+			sv := s.Value
+			if c.Sensitive {
+				sv = "null"
+			}
+			syns = append(syns, s.Source+":"+s.Name+"="+sv)
+		}
+		if len(syns) == 0 {
+			syns = append(syns, c.Source+":"+c.Name+"="+v)
+		}
+		fmt.Fprintf(out, "  %s=%s sensitive=%t synonyms={%s}\n", c.Name, v, c.Sensitive, strings.Join(syns, ", "))
 	}
 }

@@ -25,8 +25,8 @@ func TestConfigsDescribeAlter(t *testing.T) {
 	}
 	out = mustRun(t, "", "configs", "describe", bs, "--topic", "orders")
 	want := "Dynamic configs for topic orders are:\n" +
-		"  cleanup.policy=compact,delete sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:cleanup.policy=compact,delete}\n" +
-		"  retention.ms=86400000 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:retention.ms=86400000}\n"
+		"  cleanup.policy=compact,delete sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:cleanup.policy=compact,delete, DEFAULT_CONFIG:log.cleanup.policy=delete}\n" +
+		"  retention.ms=86400000 sensitive=false synonyms={DYNAMIC_TOPIC_CONFIG:retention.ms=86400000, DEFAULT_CONFIG:log.retention.hours=168}\n"
 	if out != want {
 		t.Errorf("describe after alter:\n%s\nwant\n%s", out, want)
 	}
@@ -94,7 +94,7 @@ func TestConfigsBrokersAndGroups(t *testing.T) {
 		t.Errorf("alter broker defaults: %q", out)
 	}
 	want := "Default configs for brokers in the cluster are:\n" +
-		"  log.retention.ms=600000 sensitive=false synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=600000}\n"
+		"  log.retention.ms=600000 sensitive=false synonyms={DYNAMIC_DEFAULT_BROKER_CONFIG:log.retention.ms=600000, DEFAULT_CONFIG:log.retention.hours=168}\n"
 	if out := mustRun(t, "", "configs", "--describe", bs, "--entity-type", "brokers", "--entity-default"); out != want {
 		t.Errorf("describe broker defaults:\n%s\nwant\n%s", out, want)
 	}
@@ -102,7 +102,7 @@ func TestConfigsBrokersAndGroups(t *testing.T) {
 	// One broker's own value, and back.
 	mustRun(t, "", "configs", "--alter", bs, "--broker", "2", "--add-config", "log.cleaner.backoff.ms=1000")
 	want = "Dynamic configs for broker 2 are:\n" +
-		"  log.cleaner.backoff.ms=1000 sensitive=false synonyms={DYNAMIC_BROKER_CONFIG:log.cleaner.backoff.ms=1000}\n"
+		"  log.cleaner.backoff.ms=1000 sensitive=false synonyms={DYNAMIC_BROKER_CONFIG:log.cleaner.backoff.ms=1000, DEFAULT_CONFIG:log.cleaner.backoff.ms=15000}\n"
 	if out := mustRun(t, "", "configs", "--describe", bs, "--broker", "2"); out != want {
 		t.Errorf("describe broker 2:\n%s\nwant\n%s", out, want)
 	}
@@ -115,7 +115,7 @@ func TestConfigsBrokersAndGroups(t *testing.T) {
 	// Group configs.
 	mustRun(t, "", "configs", "--alter", bs, "--entity-type", "groups", "--entity-name", "billing", "--add-config", "consumer.session.timeout.ms=50000")
 	want = "Dynamic configs for group billing are:\n" +
-		"  consumer.session.timeout.ms=50000 sensitive=false synonyms={GROUP_CONFIG:consumer.session.timeout.ms=50000}\n"
+		"  consumer.session.timeout.ms=50000 sensitive=false synonyms={GROUP_CONFIG:consumer.session.timeout.ms=50000, DEFAULT_CONFIG:group.consumer.session.timeout.ms=45000}\n"
 	if out := mustRun(t, "", "configs", "--describe", bs, "--group", "billing"); out != want {
 		t.Errorf("describe group:\n%s\nwant\n%s", out, want)
 	}
