@@ -158,6 +158,10 @@ func TestLeaderKilledUnderLoad(t *testing.T) {
 		b.Kill()
 		killTimes, killed = append(killTimes, at), append(killed, b.ID)
 		b.Restart()
+		// The next kill comes once every partition takes writes again.
+		if !load.WaitAvailable(at, time.Minute) {
+			t.Errorf("kill %d (broker %d): a partition took no write for a minute", i+1, b.ID)
+		}
 		load.WaitAcked(100, time.Minute)
 	}
 	time.Sleep(2 * time.Second)

@@ -55,6 +55,11 @@ func StartLoad(t testing.TB, seeds []string, topic string, partitions int32, opt
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.MaxBufferedRecords(500),
 		kgo.ProducerLinger(2 * time.Millisecond),
+		// A moved leader is looked up as soon as a produce learns of it,
+		// as the Java producer does (retry.backoff.ms), rather than after
+		// franz-go's default metadata.min.age of 5 s: the windows then
+		// measure the cluster, not the client's throttle.
+		kgo.MetadataMinAge(100 * time.Millisecond),
 	}
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
@@ -132,6 +137,40 @@ func (l *Load) WaitAcked(n int, limit time.Duration) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// WaitAvailable waits, up to limit, until every partition has
+// acknowledged a record sent at or after at, and reports whether they all
+// did.
+func (l *Load) WaitAvailable(at time.Time, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for !l.availableSince(at) {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return true
+}
+
+func (l *Load) availableSince(at time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	seen := make([]bool, l.partitions)
+	n := 0
+	// Acknowledgements are appended in the order they came: once one came
+	// before at, so did every earlier one, and none was sent after at.
+	for i := len(l.acked) - 1; i >= 0 && n < int(l.partitions); i-- {
+		a := l.acked[i]
+		if a.At.Before(at) {
+			break
+		}
+		if !a.Sent.Before(at) && !seen[a.Partition] {
+			seen[a.Partition] = true
+			n++
+		}
+	}
+	return n == int(l.partitions)
 }
 
 // Unavailable returns how long after at every partition had acknowledged
