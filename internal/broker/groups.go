@@ -24,10 +24,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/samsa-io/samsa/internal/group"
-	"github.com/samsa-io/samsa/internal/record"
 )
 
 // offsetsTopic is Kafka's internal topic of committed offsets and group
@@ -275,88 +273,7 @@ func (g *groupCoordinator) newCoordinator(t *topic) *group.Coordinator {
 		OffsetsRetentionInterval:  ms("offsets.retention.check.interval.ms"),
 		MaxBatchBytes:             int(t.cfg.Int64("max.message.bytes")),
 		Logger:                    g.b.log.With("component", "group-coordinator"),
-	}, offsetsLog{g.b}, topicView{g.b})
-}
-
-// offsetsLog is __consumer_offsets as the coordinator's Log.
-type offsetsLog struct{ b *Broker }
-
-func (l offsetsLog) partition(p int32) (*partition, error) {
-	part := l.b.getPartition(offsetsTopic, p)
-	if part == nil {
-		return nil, fmt.Errorf("%s-%d does not exist", offsetsTopic, p)
-	}
-	return part, nil
-}
-
-// Append writes a batch as a produce with acks=all would, and waits up to
-// offsets.commit.timeout.ms for the in-sync replicas to have it.
-func (l offsetsLog) Append(p int32, batch []byte) error {
-	part, err := l.partition(p)
-	if err != nil {
-		return err
-	}
-	t := l.b.getTopic(offsetsTopic)
-	if t == nil {
-		return fmt.Errorf("%s does not exist", offsetsTopic)
-	}
-	appendTime := int64(-1)
-	if t.rules.logAppendTime {
-		appendTime = time.Now().UnixMilli()
-	}
-	res, err := part.appendAsLeader(batch, appendTime, true, t.minISR)
-	if err != nil {
-		return err
-	}
-	sp := kmsg.NewProduceResponseTopicPartition()
-	timeout := time.Duration(l.b.cfg.Int64("offsets.commit.timeout.ms")) * time.Millisecond
-	l.b.awaitAcks([]pendingAck{{p: part, epoch: res.leaderEpoch, offset: res.LastOffset + 1, minISR: t.minISR, sp: &sp}}, timeout)
-	if sp.ErrorCode != 0 {
-		return kerr.ErrorForCode(sp.ErrorCode)
-	}
-	return nil
-}
-
-// replayChunkBytes is how much of a partition a load reads at a time.
-const replayChunkBytes = 1 << 20
-
-// Replay reads the partition from its start, whole batches at a time.
-func (l offsetsLog) Replay(p int32, fn func(batch []byte) error) error {
-	part, err := l.partition(p)
-	if err != nil {
-		return err
-	}
-	log := part.log
-	off, end := log.LogStartOffset(), log.LogEndOffset()
-	var buf []byte
-	for off < end {
-		rr, err := log.Read(off, replayChunkBytes, end, true)
-		if err != nil {
-			return err
-		}
-		data := rr.Data
-		if data == nil && rr.Size > 0 {
-			if cap(buf) < rr.Size {
-				buf = make([]byte, rr.Size)
-			}
-			data = buf[:rr.Size]
-			if _, err := rr.File.ReadAt(data, rr.Pos); err != nil {
-				return err
-			}
-		}
-		next := off
-		if _, err := record.Batches(data, func(h record.Header, batch []byte) error {
-			next = h.NextOffset()
-			return fn(batch)
-		}); err != nil {
-			return err
-		}
-		if next <= off {
-			return fmt.Errorf("%s-%d: no progress reading at offset %d", offsetsTopic, p, off)
-		}
-		off = next
-	}
-	return nil
+	}, internalLog{b: g.b, topic: offsetsTopic}, topicView{g.b})
 }
 
 // topicView is the topic map as the coordinator's Topics.

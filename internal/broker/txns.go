@@ -247,8 +247,10 @@ func (x *txnCoordinator) newCoordinator(t *topic) *txn.Coordinator {
 	}, internalLog{b: x.b, topic: txnTopic}, markerWriter{x}, x.b.pids, txnTopics{x.b})
 }
 
-// internalLog is an internal topic as a coordinator's log: writes are
-// acks=all, waiting up to offsets.commit.timeout.ms.
+// internalLog is an internal topic (__consumer_offsets,
+// __transaction_state) as its coordinator's log: writes are acks=all,
+// waiting up to offsets.commit.timeout.ms; replays read whole batches from
+// the log start.
 type internalLog struct {
 	b     *Broker
 	topic string
@@ -291,6 +293,10 @@ func (b *Broker) appendAndWait(part *partition, t *topic, batch []byte) error {
 	return nil
 }
 
+// replayChunkBytes is how much of a partition a load reads at a time.
+const replayChunkBytes = 1 << 20
+
+// Replay reads the partition from its start, whole batches at a time.
 func (l internalLog) Replay(p int32, fn func(batch []byte) error) error {
 	part, _, err := l.partition(p)
 	if err != nil {

@@ -119,15 +119,15 @@ type Cluster struct {
 	t       testing.TB
 }
 
-// clientPortOffset puts each voter's etcd client port next to its peer
-// port, where freeVoterPorts checked both are free.
-const clientPortOffset = 1
+// ClientPortOffset puts each voter's etcd client port next to its peer
+// port, where FreeVoterPorts checked both are free.
+const ClientPortOffset = 1
 
 // StartCluster starts n brokers with node ids 1..n, props applied to all,
 // and closes them when the test ends.
 func StartCluster(t testing.TB, n int, props ...string) *Cluster {
 	t.Helper()
-	ports := freeVoterPorts(t, min(n, 3))
+	ports := FreeVoterPorts(t, min(n, 3))
 	var voters []string
 	for i, p := range ports {
 		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, p))
@@ -138,7 +138,7 @@ func StartCluster(t testing.TB, n int, props ...string) *Cluster {
 		m := testDefaults(dir)
 		m["node.id"] = fmt.Sprint(i + 1)
 		m["controller.quorum.voters"] = strings.Join(voters, ",")
-		m["etcd.client.port.offset"] = fmt.Sprint(clientPortOffset)
+		m["etcd.client.port.offset"] = fmt.Sprint(ClientPortOffset)
 		setProps(t, m, props)
 		c.Brokers = append(c.Brokers, &Broker{t: t, Dir: dir, props: m})
 	}
@@ -214,10 +214,10 @@ func (c *Cluster) Close() {
 	}
 }
 
-// freeVoterPorts picks n loopback ports p such that p and
-// p+clientPortOffset are both free, for etcd members' peer and client
-// URLs.
-func freeVoterPorts(t testing.TB, n int) []int {
+// FreeVoterPorts picks n loopback ports p such that p and
+// p+ClientPortOffset are both free, for etcd members' peer and client
+// URLs (etcd.client.port.offset=ClientPortOffset).
+func FreeVoterPorts(t testing.TB, n int) []int {
 	t.Helper()
 	var out []int
 	taken := map[int]bool{}
@@ -227,13 +227,13 @@ func freeVoterPorts(t testing.TB, n int) []int {
 			t.Fatal(err)
 		}
 		p := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+clientPortOffset))
+		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+ClientPortOffset))
 		l.Close()
 		if err != nil {
 			continue
 		}
 		l2.Close()
-		if taken[p] || taken[p+clientPortOffset] || taken[p-clientPortOffset] {
+		if taken[p] || taken[p+ClientPortOffset] || taken[p-ClientPortOffset] {
 			continue
 		}
 		taken[p] = true

@@ -24,6 +24,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-io/samsa/internal/brokertest"
 )
 
 // Build builds cmd/samsa into a temporary directory and returns the
@@ -69,9 +71,9 @@ type Broker struct {
 	exited chan struct{}
 }
 
-// clientPortOffset is etcd.client.port.offset in the generated files:
-// each voter's client port is next to its peer port.
-const clientPortOffset = 1
+// clientPortOffset is etcd.client.port.offset in the generated files,
+// the offset brokertest.FreeVoterPorts leaves free.
+const clientPortOffset = brokertest.ClientPortOffset
 
 // Start writes a server.properties for each of n brokers (props added to
 // every file), starts them and waits until each answers and lists all n
@@ -101,7 +103,7 @@ func StartWith(t testing.TB, bin string, n int, o Options) *Cluster {
 	if len(o.EtcdEndpoints) > 0 {
 		metadata = []string{"etcd.endpoints=" + strings.Join(o.EtcdEndpoints, ",")}
 	} else {
-		peers := freePortPairs(t, min(n, 3))
+		peers := brokertest.FreeVoterPorts(t, min(n, 3))
 		var voters []string
 		for i, p := range peers {
 			voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, p))
@@ -359,31 +361,4 @@ func freeAddr(t testing.TB, reserved map[int]bool) string {
 			return addr.String()
 		}
 	}
-}
-
-// freePortPairs picks n loopback ports p such that p and
-// p+clientPortOffset are both free.
-func freePortPairs(t testing.TB, n int) []int {
-	t.Helper()
-	var out []int
-	taken := map[int]bool{}
-	for len(out) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+clientPortOffset))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		l2.Close()
-		if taken[p] || taken[p+clientPortOffset] || taken[p-clientPortOffset] {
-			continue
-		}
-		taken[p] = true
-		out = append(out, p)
-	}
-	return out
 }
