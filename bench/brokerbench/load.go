@@ -4,15 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-io/samsa/bench/internal/benchproc"
 )
 
 // topicSetup says how the benchmark topic came to be, and what the broker
@@ -124,55 +123,16 @@ func produce(ctx context.Context, addr, topic string, n, size int) (produceResul
 		return produceResult{}, err
 	}
 	defer cl.Close()
-
-	// One shared value: the client never modifies it, and the broker sees
-	// the same bytes either way.
-	value := make([]byte, size)
-	for i := range value {
-		value[i] = byte('a' + i%26)
+	r, err := benchproc.ProduceAll(ctx, cl, n, size)
+	if err != nil {
+		return produceResult{}, err
 	}
-	latencies := make([]time.Duration, n) // one slot per record: no lock
-	var (
-		wg       sync.WaitGroup
-		failures atomic.Int64
-		firstErr atomic.Pointer[error]
-	)
-	wg.Add(n)
-	start := time.Now()
-	for i := range n {
-		sent := time.Now()
-		cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
-			latencies[i] = time.Since(sent)
-			if err != nil {
-				failures.Add(1)
-				firstErr.CompareAndSwap(nil, &err)
-			}
-			wg.Done()
-		})
-	}
-	if err := cl.Flush(ctx); err != nil {
-		return produceResult{}, fmt.Errorf("flush: %w", err)
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if f := failures.Load(); f > 0 {
-		return produceResult{}, fmt.Errorf("%d of %d records failed, first: %w", f, n, *firstErr.Load())
-	}
-	slices.Sort(latencies)
+	elapsed, latencies := r.Elapsed, r.Latencies
 	return produceResult{
 		elapsed: elapsed,
-		p50:     percentile(latencies, 0.50),
-		p99:     percentile(latencies, 0.99),
+		p50:     benchproc.Percentile(latencies, 0.50),
+		p99:     benchproc.Percentile(latencies, 0.99),
 	}, nil
-}
-
-// percentile of sorted values (nearest rank).
-func percentile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.5) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
 }
 
 // consume reads n records back from offset 0 of every partition, with no

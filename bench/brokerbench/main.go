@@ -26,6 +26,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/samsa-io/samsa/bench/internal/benchproc"
 )
 
 // cpuProfileEnv names the (deliberately undocumented in -help) variable
@@ -141,7 +143,7 @@ func run(o options) error {
 		}
 	}
 
-	root, err := moduleRoot()
+	root, err := benchproc.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -163,7 +165,7 @@ func run(o options) error {
 	for _, s := range specs {
 		s.bin = filepath.Join(work, "bin", s.name)
 		logf("building %s", s.pkg)
-		if err := goBuild(ctx, root, s.pkg, s.bin); err != nil {
+		if err := benchproc.GoBuild(ctx, root, s.pkg, s.bin); err != nil {
 			return err
 		}
 	}
@@ -217,7 +219,7 @@ func runOnce(o options, s *brokerSpec, run int, work string) (m measurement, err
 	if err := os.RemoveAll(dataDir); err != nil {
 		return m, err
 	}
-	addr, port, err := freeLoopbackAddr()
+	addr, port, err := benchproc.FreeLoopbackAddr()
 	if err != nil {
 		return m, err
 	}
@@ -296,7 +298,7 @@ func cpuNow(p *brokerProc) (broker, self float64, err error) {
 	if broker, err = p.cpuSeconds(); err != nil {
 		return 0, 0, err
 	}
-	self, err = procCPUSeconds("self")
+	self, err = benchproc.CPUSeconds("self")
 	return broker, self, err
 }
 

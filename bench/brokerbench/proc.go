@@ -2,8 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,13 +14,9 @@ import (
 	"sync"
 	"syscall"
 	"time"
-)
 
-// clockTicksPerSecond is USER_HZ, the unit of utime and stime in
-// /proc/<pid>/stat. The kernel reports these fields in USER_HZ whatever
-// its internal tick rate, and USER_HZ is 100 on every Linux architecture
-// Go supports (sysconf(_SC_CLK_TCK)).
-const clockTicksPerSecond = 100
+	"github.com/samsa-io/samsa/bench/internal/benchproc"
+)
 
 // rssSampleInterval is how often the resident set size of a broker is
 // sampled, on top of the kernel's own high-water mark (VmHWM).
@@ -89,7 +83,7 @@ func (p *brokerProc) waitReady(timeout time.Duration) error {
 	for {
 		select {
 		case <-p.exited:
-			return fmt.Errorf("%s exited before listening (%v); log:\n%s", p.name, p.waitErr, tail(p.logPath, 20))
+			return fmt.Errorf("%s exited before listening (%v); log:\n%s", p.name, p.waitErr, benchproc.Tail(p.logPath, 20))
 		default:
 		}
 		c, err := net.DialTimeout("tcp", p.addr, time.Second)
@@ -98,7 +92,7 @@ func (p *brokerProc) waitReady(timeout time.Duration) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s not listening on %s after %s; log:\n%s", p.name, p.addr, timeout, tail(p.logPath, 20))
+			return fmt.Errorf("%s not listening on %s after %s; log:\n%s", p.name, p.addr, timeout, benchproc.Tail(p.logPath, 20))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -108,7 +102,7 @@ func (p *brokerProc) waitReady(timeout time.Duration) error {
 func (p *brokerProc) alive() error {
 	select {
 	case <-p.exited:
-		return fmt.Errorf("%s died (%v); log:\n%s", p.name, p.waitErr, tail(p.logPath, 30))
+		return fmt.Errorf("%s died (%v); log:\n%s", p.name, p.waitErr, benchproc.Tail(p.logPath, 30))
 	default:
 		return nil
 	}
@@ -116,7 +110,9 @@ func (p *brokerProc) alive() error {
 
 // cpuSeconds is the user+system CPU time the broker has used so far, all
 // threads included.
-func (p *brokerProc) cpuSeconds() (float64, error) { return procCPUSeconds(strconv.Itoa(p.pid())) }
+func (p *brokerProc) cpuSeconds() (float64, error) {
+	return benchproc.CPUSeconds(strconv.Itoa(p.pid()))
+}
 
 func (p *brokerProc) sampleRSS() {
 	defer close(p.samplerDone)
@@ -170,7 +166,7 @@ func (p *brokerProc) stop() error {
 	case <-p.exited:
 		var ee *exec.ExitError
 		if errors.As(p.waitErr, &ee) {
-			return fmt.Errorf("%s shut down with %v; log:\n%s", p.name, p.waitErr, tail(p.logPath, 20))
+			return fmt.Errorf("%s shut down with %v; log:\n%s", p.name, p.waitErr, benchproc.Tail(p.logPath, 20))
 		}
 		return p.waitErr
 	case <-time.After(30 * time.Second):
@@ -178,32 +174,6 @@ func (p *brokerProc) stop() error {
 		<-p.exited
 		return fmt.Errorf("%s did not stop within 30s of SIGTERM; killed", p.name)
 	}
-}
-
-// procCPUSeconds reads utime+stime of /proc/<pid>/stat ("self" for this
-// process).
-func procCPUSeconds(pid string) (float64, error) {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// The command name (field 2) is in parentheses and may hold spaces, so
-	// count fields from the last ')': state is field 3, utime 14, stime 15.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%s/stat: no ')'", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	const utimeIdx, stimeIdx = 14 - 3, 15 - 3
-	if len(f) <= stimeIdx {
-		return 0, fmt.Errorf("/proc/%s/stat: only %d fields", pid, len(f)+2)
-	}
-	ut, err1 := strconv.ParseInt(f[utimeIdx], 10, 64)
-	st, err2 := strconv.ParseInt(f[stimeIdx], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("/proc/%s/stat: %w", pid, err)
-	}
-	return float64(ut+st) / clockTicksPerSecond, nil
 }
 
 // procStatus returns the "kB" fields of /proc/<pid>/status (VmRSS, VmHWM,
@@ -241,51 +211,4 @@ func dirSizeMiB(dir string) float64 {
 		return nil
 	})
 	return float64(total) / (1 << 20)
-}
-
-// freeLoopbackAddr asks the kernel for a free port on 127.0.0.1.
-func freeLoopbackAddr() (string, int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", 0, err
-	}
-	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
-	return ln.Addr().String(), port, nil
-}
-
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
-
-// goBuild builds a main package of the module into out.
-func goBuild(ctx context.Context, moduleRoot, pkg, out string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
-	cmd.Dir = moduleRoot
-	if b, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %s: %v\n%s", pkg, err, b)
-	}
-	return nil
-}
-
-// moduleRoot finds the directory of the main module (where go.mod is).
-func moduleRoot() (string, error) {
-	b, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %w", err)
-	}
-	gomod := strings.TrimSpace(string(b))
-	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("run brokerbench from inside the samsa module")
-	}
-	return filepath.Dir(gomod), nil
 }

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/samsa-io/samsa/bench/internal/benchproc"
 )
 
 // clockTicksPerSecond is USER_HZ, the unit of the CPU times in /proc: 100
@@ -163,7 +164,7 @@ func (p *proc) waitBrokers(ctx context.Context, n int) error {
 		select {
 		case <-ctx.Done():
 			return fmt.Errorf("broker %d on %s does not list %d brokers (%v, last error %v); log:\n%s",
-				p.id, p.addr, n, ctx.Err(), err, tail(p.logPath, 20))
+				p.id, p.addr, n, ctx.Err(), err, benchproc.Tail(p.logPath, 20))
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
@@ -173,7 +174,7 @@ func (p *proc) waitBrokers(ctx context.Context, n int) error {
 func (p *proc) alive() error {
 	select {
 	case <-p.exited:
-		return fmt.Errorf("broker %d exited (%v); log:\n%s", p.id, p.waitErr, tail(p.logPath, 30))
+		return fmt.Errorf("broker %d exited (%v); log:\n%s", p.id, p.waitErr, benchproc.Tail(p.logPath, 30))
 	default:
 		return nil
 	}
@@ -203,7 +204,7 @@ func (c *cluster) cpuSeconds() ([]float64, error) {
 		if err := p.alive(); err != nil {
 			return nil, err
 		}
-		s, err := procCPUSeconds(strconv.Itoa(p.cmd.Process.Pid))
+		s, err := benchproc.CPUSeconds(strconv.Itoa(p.cmd.Process.Pid))
 		if err != nil {
 			return nil, err
 		}
@@ -236,36 +237,10 @@ func (c *cluster) stop() error {
 			errs = append(errs, fmt.Errorf("broker %d did not stop within a minute of %v", p.id, sig))
 		}
 		if c.profiling && p.waitErr != nil {
-			errs = append(errs, fmt.Errorf("broker %d: %v; log:\n%s", p.id, p.waitErr, tail(p.logPath, 20)))
+			errs = append(errs, fmt.Errorf("broker %d: %v; log:\n%s", p.id, p.waitErr, benchproc.Tail(p.logPath, 20)))
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// procCPUSeconds reads utime+stime from /proc/<pid>/stat ("self" for this
-// process), all threads included.
-func procCPUSeconds(pid string) (float64, error) {
-	b, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0, err
-	}
-	// Field 2, the command name, is in parentheses and may hold spaces:
-	// count from the last ')', after which comes field 3.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 {
-		return 0, fmt.Errorf("/proc/%s/stat: no ')'", pid)
-	}
-	f := strings.Fields(string(b[i+1:]))
-	const utime, stime = 14 - 3, 15 - 3
-	if len(f) <= stime {
-		return 0, fmt.Errorf("/proc/%s/stat: only %d fields", pid, len(f)+2)
-	}
-	ut, err1 := strconv.ParseInt(f[utime], 10, 64)
-	st, err2 := strconv.ParseInt(f[stime], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("/proc/%s/stat: %w", pid, err)
-	}
-	return float64(ut+st) / clockTicksPerSecond, nil
 }
 
 // cpuTimes is the machine's CPU time from the "cpu" line of /proc/stat,
@@ -352,19 +327,6 @@ func freePortPair(taken map[int]bool) (int, error) {
 		return p, nil
 	}
 	return 0, errors.New("no free pair of loopback ports")
-}
-
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err.Error()
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // buildSamsa builds ./cmd/samsa of the module this is run from into out.

@@ -36,6 +36,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/samsa-io/samsa/bench/internal/benchproc"
 )
 
 const benchTopic = "replbench"
@@ -203,7 +205,7 @@ func runOnce(o options, s setup, run int, work string, launch launcher) (m measu
 	if err != nil {
 		return m, err
 	}
-	self0, err := procCPUSeconds("self")
+	self0, err := benchproc.CPUSeconds("self")
 	if err != nil {
 		return m, err
 	}
@@ -219,7 +221,7 @@ func runOnce(o options, s setup, run int, work string, launch launcher) (m measu
 	if err != nil {
 		return m, err
 	}
-	self1, _ := procCPUSeconds("self")
+	self1, _ := benchproc.CPUSeconds("self")
 	machine1, _ := machineCPU()
 
 	secs := pr.elapsed.Seconds()

@@ -7,12 +7,13 @@ import (
 	"fmt"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/samsa-io/samsa/bench/internal/benchproc"
 )
 
 // createTopic creates the topic with rf replicas (min.insync.replicas=2
@@ -125,59 +126,21 @@ func produce(ctx context.Context, seeds []string, topic string, n, size int) (pr
 		return produceResult{}, err
 	}
 	defer cl.Close()
-
-	// One shared value: the client does not modify it.
-	value := make([]byte, size)
-	for i := range value {
-		value[i] = byte('a' + i%26)
+	r, err := benchproc.ProduceAll(ctx, cl, n, size)
+	if err != nil {
+		return produceResult{}, err
 	}
-	latencies := make([]time.Duration, n) // one slot per record: no lock
-	var (
-		wg       sync.WaitGroup
-		failures atomic.Int64
-		firstErr atomic.Pointer[error]
-	)
-	wg.Add(n)
-	start := time.Now()
-	for i := range n {
-		sent := time.Now()
-		cl.Produce(ctx, &kgo.Record{Value: value}, func(_ *kgo.Record, err error) {
-			latencies[i] = time.Since(sent)
-			if err != nil {
-				failures.Add(1)
-				firstErr.CompareAndSwap(nil, &err)
-			}
-			wg.Done()
-		})
-	}
-	if err := cl.Flush(ctx); err != nil {
-		return produceResult{}, fmt.Errorf("flush: %w", err)
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	if f := failures.Load(); f > 0 {
-		return produceResult{}, fmt.Errorf("%d of %d records failed, first: %w", f, n, *firstErr.Load())
-	}
-	slices.Sort(latencies)
+	elapsed, latencies := r.Elapsed, r.Latencies
 	hook.mu.Lock()
 	reqs := slices.Clone(hook.times)
 	hook.mu.Unlock()
 	slices.Sort(reqs)
 	return produceResult{
 		elapsed:    elapsed,
-		recordP50:  percentile(latencies, 0.50),
-		recordP99:  percentile(latencies, 0.99),
-		requestP50: percentile(reqs, 0.50),
-		requestP99: percentile(reqs, 0.99),
+		recordP50:  benchproc.Percentile(latencies, 0.50),
+		recordP99:  benchproc.Percentile(latencies, 0.99),
+		requestP50: benchproc.Percentile(reqs, 0.50),
+		requestP99: benchproc.Percentile(reqs, 0.99),
 		requests:   len(reqs),
 	}, nil
-}
-
-// percentile of sorted values (nearest rank).
-func percentile(sorted []time.Duration, q float64) time.Duration {
-	if len(sorted) == 0 {
-		return 0
-	}
-	i := int(q*float64(len(sorted))+0.5) - 1
-	return sorted[min(max(i, 0), len(sorted)-1)]
 }

@@ -46,6 +46,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/twmb/franz-go/pkg/kversion"
+
+	"github.com/samsa-io/samsa/bench/internal/benchproc"
 )
 
 type options struct {
@@ -94,7 +96,7 @@ func run(o options) error {
 	if o.txns < 1 || o.perTxn < 1 || o.size < 0 || o.idemRecords < 0 || o.idemRuns < 1 || o.runs < 1 {
 		return fmt.Errorf("-txns, -per-txn, -runs and -idem-runs must be positive, -size and -idem-records not negative")
 	}
-	root, err := moduleRoot()
+	root, err := benchproc.ModuleRoot()
 	if err != nil {
 		return err
 	}
@@ -110,7 +112,7 @@ func run(o options) error {
 		}
 		s.bin = filepath.Join(work, "bin", s.name)
 		logf("building %s", s.pkg)
-		if err := goBuild(context.Background(), root, s.pkg, s.bin); err != nil {
+		if err := benchproc.GoBuild(context.Background(), root, s.pkg, s.bin); err != nil {
 			return err
 		}
 		run1 = append(run1, s)
@@ -146,7 +148,7 @@ func run(o options) error {
 func runBroker(o options, s *brokerSpec, work string, withIdem bool) ([]txnResult, *idemResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
-	addr, port, err := freeLoopbackAddr()
+	addr, port, err := benchproc.FreeLoopbackAddr()
 	if err != nil {
 		return nil, nil, err
 	}
