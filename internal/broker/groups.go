@@ -43,23 +43,11 @@ type groupCoordinator struct {
 	// by the metadata applier.
 	led map[int32]bool
 
-	qmu   sync.Mutex // guards queue, busy and idle
-	queue []groupEvent
-	busy  bool          // the loader is working on events taken from queue
-	idle  chan struct{} // closed while the queue is empty and the loader idle
-	wake  chan struct{}
-}
-
-// groupEvent is a partition to load or unload.
-type groupEvent struct {
-	partition int32
-	load      bool
+	loads *loadQueue
 }
 
 func newGroups(b *Broker) *groupCoordinator {
-	idle := make(chan struct{})
-	close(idle)
-	return &groupCoordinator{b: b, led: map[int32]bool{}, idle: idle, wake: make(chan struct{}, 1)}
+	return &groupCoordinator{b: b, led: map[int32]bool{}, loads: newLoadQueue()}
 }
 
 // prepare is called by the metadata applier with __consumer_offsets as
@@ -82,7 +70,7 @@ func (g *groupCoordinator) follow(t *topic) {
 		}
 		for p, led := range g.led {
 			if led {
-				g.push(groupEvent{partition: p})
+				g.loads.push(loadEvent{partition: p})
 			}
 		}
 		clear(g.led)
@@ -95,21 +83,8 @@ func (g *groupCoordinator) follow(t *topic) {
 		}
 		if leads != g.led[i] {
 			g.led[i] = leads
-			g.push(groupEvent{partition: i, load: leads})
+			g.loads.push(loadEvent{partition: i, load: leads})
 		}
-	}
-}
-
-func (g *groupCoordinator) push(ev groupEvent) {
-	g.qmu.Lock()
-	if len(g.queue) == 0 && !g.busy {
-		g.idle = make(chan struct{})
-	}
-	g.queue = append(g.queue, ev)
-	g.qmu.Unlock()
-	select {
-	case g.wake <- struct{}{}:
-	default:
 	}
 }
 
@@ -117,35 +92,11 @@ func (g *groupCoordinator) push(ev groupEvent) {
 // them, until the broker closes.
 func (g *groupCoordinator) runLoader() {
 	defer g.b.bg.Done()
-	for {
-		select {
-		case <-g.wake:
-		case <-g.b.done:
-			return
-		}
-		g.qmu.Lock()
-		evs := g.queue
-		if len(evs) == 0 {
-			// A wake for events an earlier turn took.
-			g.qmu.Unlock()
-			continue
-		}
-		g.queue, g.busy = nil, true
-		g.qmu.Unlock()
-		if !g.process(evs) {
-			return
-		}
-		g.qmu.Lock()
-		g.busy = false
-		if len(g.queue) == 0 {
-			close(g.idle)
-		}
-		g.qmu.Unlock()
-	}
+	g.loads.run(g.b.done, g.process)
 }
 
 // process loads and unloads partitions; false if the broker closed.
-func (g *groupCoordinator) process(evs []groupEvent) bool {
+func (g *groupCoordinator) process(evs []loadEvent) bool {
 	c := g.coord.Load()
 	for _, ev := range evs {
 		if c == nil {
@@ -168,21 +119,6 @@ func (g *groupCoordinator) process(evs []groupEvent) bool {
 		g.b.log.Debug("group coordinator loaded a partition", "partition", ev.partition, "took", time.Since(start))
 	}
 	return true
-}
-
-// waitLoaded waits until every load and unload queued so far is done.
-func (g *groupCoordinator) waitLoaded(ctx context.Context) error {
-	g.qmu.Lock()
-	idle := g.idle
-	g.qmu.Unlock()
-	select {
-	case <-idle:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-g.b.done:
-		return errBrokerClosing
-	}
 }
 
 // closeGroups stops the coordinator's timers and answers waiting requests.
@@ -229,7 +165,7 @@ func (g *groupCoordinator) ensure() (*group.Coordinator, error) {
 		// answer when they serve, rather than send the first group
 		// requests COORDINATOR_LOAD_IN_PROGRESS.
 		ctx, cancel := b.metadataContext()
-		err = g.waitLoaded(ctx)
+		err = g.loads.wait(ctx, b.done)
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("loading %s: %w", offsetsTopic, err)

@@ -56,22 +56,13 @@ type txnCoordinator struct {
 	// epoch they were loaded in; owned by the metadata applier.
 	led map[int32]int32
 
-	qmu     sync.Mutex // guards queue and pending
-	queue   []txnEvent
-	pending int // events queued and not yet done
-	wake    chan struct{}
+	loads *loadQueue
 
 	peers *peerConns
 }
 
-type txnEvent struct {
-	partition int32
-	epoch     int32
-	load      bool
-}
-
 func newTxns(b *Broker) *txnCoordinator {
-	return &txnCoordinator{b: b, led: map[int32]int32{}, wake: make(chan struct{}, 1), peers: newPeerConns(b)}
+	return &txnCoordinator{b: b, led: map[int32]int32{}, loads: newLoadQueue(), peers: newPeerConns(b)}
 }
 
 // prepare is called by the metadata applier with __transaction_state as
@@ -101,26 +92,15 @@ func (x *txnCoordinator) follow(t *topic) {
 	}
 	for p, epoch := range x.led {
 		if e, ok := want[p]; !ok || e != epoch {
-			x.push(txnEvent{partition: p})
+			x.loads.push(loadEvent{partition: p})
 			delete(x.led, p)
 		}
 	}
 	for p, epoch := range want {
 		if _, ok := x.led[p]; !ok {
 			x.led[p] = epoch
-			x.push(txnEvent{partition: p, epoch: epoch, load: true})
+			x.loads.push(loadEvent{partition: p, epoch: epoch, load: true})
 		}
-	}
-}
-
-func (x *txnCoordinator) push(ev txnEvent) {
-	x.qmu.Lock()
-	x.queue = append(x.queue, ev)
-	x.pending++
-	x.qmu.Unlock()
-	select {
-	case x.wake <- struct{}{}:
-	default:
 	}
 }
 
@@ -128,52 +108,25 @@ func (x *txnCoordinator) push(ev txnEvent) {
 // until the broker closes.
 func (x *txnCoordinator) runLoader() {
 	defer x.b.bg.Done()
-	for {
-		select {
-		case <-x.wake:
-		case <-x.b.done:
-			return
-		}
-		x.qmu.Lock()
-		evs := x.queue
-		x.queue = nil
-		x.qmu.Unlock()
-		c := x.coord.Load()
-		for _, ev := range evs {
-			if c == nil {
-				break
-			}
-			if !ev.load {
-				c.Unload(ev.partition)
-				continue
-			}
-			if err := c.Load(ev.partition, ev.epoch); err != nil {
-				x.b.log.Error("loading transaction coordinator state failed", "partition", ev.partition, "err", err)
-			}
-		}
-		x.qmu.Lock()
-		x.pending -= len(evs)
-		x.qmu.Unlock()
-	}
+	x.loads.run(x.b.done, x.process)
 }
 
-// waitLoaded waits until the loads queued so far are done.
-func (x *txnCoordinator) waitLoaded(ctx context.Context) error {
-	for {
-		x.qmu.Lock()
-		n := x.pending
-		x.qmu.Unlock()
-		if n == 0 {
-			return nil
+// process loads and unloads partitions.
+func (x *txnCoordinator) process(evs []loadEvent) bool {
+	c := x.coord.Load()
+	for _, ev := range evs {
+		if c == nil {
+			break
 		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-x.b.done:
-			return errBrokerClosing
-		case <-time.After(5 * time.Millisecond):
+		if !ev.load {
+			c.Unload(ev.partition)
+			continue
+		}
+		if err := c.Load(ev.partition, ev.epoch); err != nil {
+			x.b.log.Error("loading transaction coordinator state failed", "partition", ev.partition, "err", err)
 		}
 	}
+	return true
 }
 
 // close stops the coordinator's marker writers and timers; it runs
@@ -216,7 +169,7 @@ func (x *txnCoordinator) ensure() (*txn.Coordinator, error) {
 		// The partitions this broker leads are empty and load at once:
 		// answer when they serve.
 		ctx, cancel := b.metadataContext()
-		err = x.waitLoaded(ctx)
+		err = x.loads.wait(ctx, b.done)
 		cancel()
 		if err != nil {
 			return nil, fmt.Errorf("loading %s: %w", txnTopic, err)
