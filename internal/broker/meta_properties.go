@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/samsa-io/samsa/internal/config"
+
+	"github.com/samsa-io/samsa/internal/storage"
 )
 
 // readMetaProperties reads meta.properties (Kafka's KRaft v1 format:
@@ -52,7 +54,7 @@ func writeMetaProperties(dirs []string, nodeID int32, clusterID string) error {
 	for _, dir := range dirs {
 		content := fmt.Sprintf("#\n#%s\nnode.id=%d\ndirectory.id=%s\nversion=1\ncluster.id=%s\n",
 			time.Now().UTC().Format(time.UnixDate), nodeID, randomID(), clusterID)
-		if err := writeFileSync(filepath.Join(dir, "meta.properties"), []byte(content)); err != nil {
+		if err := storage.WriteFileAtomic(storage.OSFS, dir, "meta.properties", []byte(content)); err != nil {
 			return err
 		}
 	}
@@ -66,23 +68,4 @@ func randomID() string {
 	b[6] = b[6]&0x0f | 0x40 // version 4
 	b[8] = b[8]&0x3f | 0x80 // variant
 	return base64.RawURLEncoding.EncodeToString(b[:])
-}
-
-func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }

@@ -17,6 +17,8 @@ import (
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/concurrency"
+
+	"github.com/samsa-io/samsa/internal/storage"
 )
 
 // requestTimeout bounds clean-up requests that run without a caller's
@@ -226,33 +228,9 @@ func (n *Node) recordLease(id clientv3.LeaseID) {
 	if n.cfg.LeaseFile == "" {
 		return
 	}
-	if err := writeFileSync(n.cfg.LeaseFile, []byte(fmt.Sprintf("%x\n", int64(id)))); err != nil {
+	if err := storage.WriteFileAtomic(storage.OSFS, filepath.Dir(n.cfg.LeaseFile), filepath.Base(n.cfg.LeaseFile), []byte(fmt.Sprintf("%x\n", int64(id)))); err != nil {
 		n.log.Warn("recording the session lease", "file", n.cfg.LeaseFile, "err", err)
 	}
-}
-
-// writeFileSync replaces path with data: a synced temporary file renamed
-// over it, then the directory synced.
-func writeFileSync(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err == nil {
-		err = syncDir(filepath.Dir(path))
-	}
-	return err
 }
 
 // Done is closed when the broker's session ends: its registration and any

@@ -93,10 +93,10 @@ func readFile(fs FS, name string) ([]byte, error) {
 	return b[:n], nil
 }
 
-// writeFileAtomic replaces a small file durably: it writes a temporary
+// WriteFileAtomic replaces a small file durably: it writes a temporary
 // file, syncs it, renames it over the old one and syncs the directory, so
 // a crash leaves either the old or the new contents, never a mix.
-func writeFileAtomic(fs FS, dir, name string, data []byte) error {
+func WriteFileAtomic(fs FS, dir, name string, data []byte) error {
 	path := dir + "/" + name
 	tmp := path + ".tmp"
 	f, err := fs.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)

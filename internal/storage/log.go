@@ -374,7 +374,7 @@ func (l *Log) roll() error {
 		defer l.bg.Done()
 		err := l.flushUpTo(base)
 		if err == nil {
-			err = writeFileAtomic(l.fs, l.dir, filepath.Base(fileName(l.dir, base, snapshotSuffix)), snap)
+			err = WriteFileAtomic(l.fs, l.dir, filepath.Base(fileName(l.dir, base, snapshotSuffix)), snap)
 		}
 		if err != nil {
 			l.logger.Error("syncing a rolled segment", "dir", l.dir, "base", old.base, "err", err)
@@ -441,7 +441,7 @@ func (l *Log) flushUpTo(end int64) error {
 
 // writeEpochs rewrites the leader-epoch-checkpoint. Callers hold mu.
 func (l *Log) writeEpochs() error {
-	return writeFileAtomic(l.fs, l.dir, leaderEpochFile, encodeEpochs(l.epochs))
+	return WriteFileAtomic(l.fs, l.dir, leaderEpochFile, encodeEpochs(l.epochs))
 }
 
 // segmentsFrom returns the segments and the index of the one that holds

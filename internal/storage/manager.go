@@ -598,7 +598,7 @@ func (m *Manager) Create(tp TopicPartition, topicID [16]byte, cfg LogConfig) (*L
 	if err := m.fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(m.fs, dir, partitionMetaFile, encodePartitionMetadata(topicID)); err != nil {
+	if err := WriteFileAtomic(m.fs, dir, partitionMetaFile, encodePartitionMetadata(topicID)); err != nil {
 		return nil, err
 	}
 	l, err := m.openLog(dir, tp, true, 0, 0)
@@ -728,16 +728,16 @@ func (m *Manager) writeCheckpoints(dir string) {
 			starts[tp] = s
 		}
 	}
-	if err := writeFileAtomic(m.fs, dir, recoveryPointFile, encodeOffsets(rps)); err != nil {
+	if err := WriteFileAtomic(m.fs, dir, recoveryPointFile, encodeOffsets(rps)); err != nil {
 		m.logger.Error("writing the recovery point checkpoint", "dir", dir, "err", err)
 	}
-	if err := writeFileAtomic(m.fs, dir, logStartFile, encodeOffsets(starts)); err != nil {
+	if err := WriteFileAtomic(m.fs, dir, logStartFile, encodeOffsets(starts)); err != nil {
 		m.logger.Error("writing the log start offset checkpoint", "dir", dir, "err", err)
 	}
-	if err := writeFileAtomic(m.fs, dir, replicationFile, encodeOffsets(hws)); err != nil {
+	if err := WriteFileAtomic(m.fs, dir, replicationFile, encodeOffsets(hws)); err != nil {
 		m.logger.Error("writing the high watermark checkpoint", "dir", dir, "err", err)
 	}
-	if err := writeFileAtomic(m.fs, dir, cleanerCheckpointFile, encodeOffsets(dirty)); err != nil {
+	if err := WriteFileAtomic(m.fs, dir, cleanerCheckpointFile, encodeOffsets(dirty)); err != nil {
 		m.logger.Error("writing the cleaner checkpoint", "dir", dir, "err", err)
 	}
 }

@@ -150,7 +150,7 @@ func (s *segment) rewriteTxnIndex(keep []AbortedTxn) error {
 	for _, a := range keep {
 		b = appendTxnIndexEntry(b, a)
 	}
-	return writeFileAtomic(s.fs, s.dir, fileName("", s.base, txnIndexSuffix), b)
+	return WriteFileAtomic(s.fs, s.dir, fileName("", s.base, txnIndexSuffix), b)
 }
 
 // truncateTxnIndex drops the entries of transactions whose marker is at
