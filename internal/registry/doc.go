@@ -40,8 +40,9 @@
 // from the beginning into the instance's cache (state) for as long as it
 // runs, and the elector, a member of the consumer group
 // samsa-schema-registry subscribed to the same topic. The group's
-// assignor gives the single partition to exactly one member: that
-// instance is the primary, the only one that writes. Its client.id is its
+// assignor (cooperative-sticky, so the role stays with a live primary
+// when others join or leave) gives the single partition to exactly one
+// member: that instance is the primary, the only one that writes. Its client.id is its
 // advertised URL, so the others find it by describing the group, and
 // forward writes there over HTTP. A primary that closes leaves the group
 // at once; one that dies is replaced after session.timeout.ms (10 s by

@@ -139,12 +139,15 @@ func (s *kafkaStore) start(ctx context.Context) error {
 	}
 	heartbeat := max(s.cfg.SessionTimeout/5, 100*time.Millisecond)
 	s.elect, err = kafka.NewConsumer(s.clientConfig(kafka.Config{
-		"group.id":              s.cfg.GroupID,
-		"client.id":             clientID,
-		"enable.auto.commit":    "false",
-		"auto.offset.reset":     "latest",
-		"session.timeout.ms":    strconv.FormatInt(s.cfg.SessionTimeout.Milliseconds(), 10),
-		"heartbeat.interval.ms": strconv.FormatInt(heartbeat.Milliseconds(), 10),
+		"group.id":           s.cfg.GroupID,
+		"client.id":          clientID,
+		"enable.auto.commit": "false",
+		"auto.offset.reset":  "latest",
+		// Sticky and cooperative: an instance joining or leaving does not
+		// move the primary role off a live primary.
+		"partition.assignment.strategy": "cooperative-sticky",
+		"session.timeout.ms":            strconv.FormatInt(s.cfg.SessionTimeout.Milliseconds(), 10),
+		"heartbeat.interval.ms":         strconv.FormatInt(heartbeat.Milliseconds(), 10),
 	}), kafka.ByteArrayDeserializer{}, kafka.ByteArrayDeserializer{}, kafka.WithLogger(s.log))
 	if err != nil {
 		return err

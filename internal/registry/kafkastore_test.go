@@ -41,6 +41,23 @@ func waitPrimary(t *testing.T, r *Registry) {
 	}
 }
 
+// waitMembers waits until the instances' group is stable with n members.
+func waitMembers(t *testing.T, r *Registry, n int) {
+	t.Helper()
+	s := r.store.(*kafkaStore)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ds, err := s.admin.DescribeConsumerGroups(context.Background(), s.cfg.GroupID)
+		if err == nil && len(ds) == 1 && ds[0].State == "Stable" && len(ds[0].Members) == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("group not stable with %d members after 30 s: %+v %v", n, ds, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestTwoInstances runs two instances on one broker: a write through
 // either is readable through both at once, and closing the primary moves
 // writes to the other.
@@ -52,8 +69,10 @@ func TestTwoInstances(t *testing.T) {
 	r1, c1 := instance(t, b.Addr())
 	waitPrimary(t, r1)
 	r2, c2 := instance(t, b.Addr())
-	if r2.store.(*kafkaStore).isPrimary.Load() {
-		t.Fatal("both instances are primary")
+	// The second instance joining does not move the role.
+	waitMembers(t, r1, 2)
+	if !r1.store.(*kafkaStore).isPrimary.Load() || r2.store.(*kafkaStore).isPrimary.Load() {
+		t.Fatal("the primary role moved when a second instance joined")
 	}
 
 	// Through the primary, read back through the other.
