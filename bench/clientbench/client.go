@@ -85,6 +85,7 @@ func clientMain(args []string) error {
 	size := fs.Int("size", 100, "value bytes")
 	codec := fs.String("codec", "none", "none or lz4")
 	profile := fs.String("cpuprofile", "", "CPU profile file")
+	rcvbuf := fs.Int("receive-buffer", ownDefault, "consumer SO_RCVBUF bytes; -1 OS default; -2 the client's own default")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -141,7 +142,7 @@ func clientMain(args []string) error {
 	case "produce":
 		r, err = produceRun(ctx, *name, *bootstrap, *topic, *records, *size, *codec, measure)
 	case "consume":
-		r, err = consumeRun(ctx, *name, *bootstrap, *topic, *records, measure)
+		r, err = consumeRun(ctx, *name, *bootstrap, *topic, *records, *rcvbuf, measure)
 	default:
 		err = fmt.Errorf("unknown mode %q", *mode)
 	}

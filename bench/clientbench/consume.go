@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"time"
 
@@ -31,15 +32,19 @@ type samsaConsumer struct {
 	c *kafka.Consumer[[]byte, []byte]
 }
 
-func newSamsaConsumer(ctx context.Context, bootstrap, topic string) (consumer, error) {
-	c, err := kafka.NewConsumer(kafka.Config{
+func newSamsaConsumer(ctx context.Context, bootstrap, topic string, rcvbuf int) (consumer, error) {
+	cfg := kafka.Config{
 		"bootstrap.servers":         bootstrap,
 		"auto.offset.reset":         "earliest",
 		"fetch.max.bytes":           fmt.Sprint(fetchMaxBytes),
 		"max.partition.fetch.bytes": fmt.Sprint(maxPartitionFetchBytes),
 		"fetch.max.wait.ms":         fmt.Sprint(fetchMaxWaitMs),
 		"max.poll.records":          "10000",
-	}, kafka.ByteArrayDeserializer{}, kafka.ByteArrayDeserializer{},
+	}
+	if rcvbuf != ownDefault {
+		cfg["receive.buffer.bytes"] = fmt.Sprint(rcvbuf)
+	}
+	c, err := kafka.NewConsumer(cfg, kafka.ByteArrayDeserializer{}, kafka.ByteArrayDeserializer{},
 		kafka.WithLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))))
 	if err != nil {
 		return nil, err
@@ -84,15 +89,30 @@ type franzConsumer struct {
 	cl *kgo.Client
 }
 
-func newFranzConsumer(_ context.Context, bootstrap, topic string) (consumer, error) {
-	cl, err := kgo.NewClient(
+func newFranzConsumer(_ context.Context, bootstrap, topic string, rcvbuf int) (consumer, error) {
+	opts := []kgo.Opt{
 		kgo.SeedBrokers(bootstrap),
 		kgo.ConsumeTopics(topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchMaxBytes(fetchMaxBytes),
 		kgo.FetchMaxPartitionBytes(maxPartitionFetchBytes),
-		kgo.FetchMaxWait(fetchMaxWaitMs*time.Millisecond),
-	)
+		kgo.FetchMaxWait(fetchMaxWaitMs * time.Millisecond),
+	}
+	if rcvbuf >= 0 {
+		// Set after connecting, as Samsa's client sets receive.buffer.bytes.
+		opts = append(opts, kgo.Dialer(func(ctx context.Context, network, host string) (net.Conn, error) {
+			var d net.Dialer
+			nc, err := d.DialContext(ctx, network, host)
+			if err != nil {
+				return nil, err
+			}
+			if tc, ok := nc.(*net.TCPConn); ok {
+				_ = tc.SetReadBuffer(rcvbuf)
+			}
+			return nc, nil
+		}))
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -117,8 +137,8 @@ func (f *franzConsumer) close() { f.cl.Close() }
 // consumeRun reads records records and returns what it measured. The
 // clock runs from creating the client (franz-go starts fetching as soon as
 // it exists) to the last record.
-func consumeRun(ctx context.Context, name, bootstrap, topic string, records int, measure func(run func() error) (result, error)) (result, error) {
-	var newConsumer func(ctx context.Context, bootstrap, topic string) (consumer, error)
+func consumeRun(ctx context.Context, name, bootstrap, topic string, records, rcvbuf int, measure func(run func() error) (result, error)) (result, error) {
+	var newConsumer func(ctx context.Context, bootstrap, topic string, rcvbuf int) (consumer, error)
 	switch name {
 	case "samsa":
 		newConsumer = newSamsaConsumer
@@ -136,7 +156,7 @@ func consumeRun(ctx context.Context, name, bootstrap, topic string, records int,
 	var bytes int
 	r, err := measure(func() error {
 		var err error
-		if c, err = newConsumer(ctx, bootstrap, topic); err != nil {
+		if c, err = newConsumer(ctx, bootstrap, topic, rcvbuf); err != nil {
 			return err
 		}
 		got := 0

@@ -27,6 +27,11 @@
 // sides, switching partitions after batch.size bytes), and values come
 // from the same deterministic pool of moderately compressible text.
 //
+// -receive-buffer N (consume mode) gives both consumers the same socket
+// receive buffer: N bytes, or the OS default with autotuning for -1. By
+// default each keeps its own: Java's receive.buffer.bytes=65536 for
+// Samsa's consumer, the OS default for franz-go, which sets none.
+//
 // -cpuprofile DIR writes a CPU profile of every client run to DIR.
 package main
 
@@ -48,7 +53,12 @@ type options struct {
 	cpuProfile string
 	markdown   bool
 	mode       string
+	rcvbuf     int // receive.buffer.bytes for both consumers; ownDefault: each its own
 }
+
+// ownDefault as -receive-buffer leaves each consumer its own socket receive
+// buffer default: Java's 65536 bytes for Samsa's, the OS's for franz-go.
+const ownDefault = -2
 
 func main() {
 	// Child modes: a broker, or one measured client run.
@@ -79,6 +89,7 @@ func main() {
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "directory for a CPU profile of each client run")
 	flag.BoolVar(&o.markdown, "markdown", false, "print the results as a Markdown table")
 	flag.StringVar(&o.mode, "mode", "produce", "produce (measure the producers) or consume (fill a topic, then measure the consumers reading it)")
+	flag.IntVar(&o.rcvbuf, "receive-buffer", ownDefault, "consume mode: SO_RCVBUF bytes for both consumers (receive.buffer.bytes; -1 the OS default with autotuning); -2 leaves each its own default (Samsa's 65536 as in Java, franz-go's the OS's)")
 	codecs := flag.String("codecs", "none,lz4", "compression.type values to run")
 	flag.Parse()
 	cs, err := parseCases(o.cases, *codecs)

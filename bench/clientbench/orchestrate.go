@@ -160,7 +160,8 @@ func consumeCase(o options, self, addr string, ci int, bc benchCase, clients []s
 func runClient(o options, self, mode, client, addr, topic string, bc benchCase, run int) (result, error) {
 	args := []string{"-client", "-mode", mode,
 		"-name", client, "-bootstrap", addr, "-topic", topic,
-		"-records", strconv.Itoa(bc.records), "-size", strconv.Itoa(bc.size), "-codec", bc.codec}
+		"-records", strconv.Itoa(bc.records), "-size", strconv.Itoa(bc.size), "-codec", bc.codec,
+		"-receive-buffer", strconv.Itoa(o.rcvbuf)}
 	if o.cpuProfile != "" {
 		args = append(args, "-cpuprofile", filepath.Join(o.cpuProfile,
 			fmt.Sprintf("%s-%s-%d-%d-%s-run%d.pprof", mode, client, bc.records, bc.size, bc.codec, run)))

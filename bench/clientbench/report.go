@@ -55,8 +55,15 @@ func report(w io.Writer, o options, cases []benchCase, clients []string, results
 	}
 	row := func(cols ...string) { fmt.Fprintln(tw, start+strings.Join(cols, sep)+end) }
 	if o.mode == "consume" {
-		fmt.Fprintf(w, "consumers, broker %s, %d partitions, fetch.max.bytes=%d, max.partition.fetch.bytes=%d, fetch.max.wait.ms=%d; median of %d run(s)\n\n",
-			o.broker, o.partitions, fetchMaxBytes, maxPartitionFetchBytes, fetchMaxWaitMs, o.runs)
+		rcvbuf := "each client's own (samsa 65536, franz OS default)"
+		switch {
+		case o.rcvbuf == -1:
+			rcvbuf = "OS default (-1) on both"
+		case o.rcvbuf >= 0:
+			rcvbuf = fmt.Sprintf("%d on both", o.rcvbuf)
+		}
+		fmt.Fprintf(w, "consumers, broker %s, %d partitions, fetch.max.bytes=%d, max.partition.fetch.bytes=%d, fetch.max.wait.ms=%d, receive buffer %s; median of %d run(s)\n\n",
+			o.broker, o.partitions, fetchMaxBytes, maxPartitionFetchBytes, fetchMaxWaitMs, rcvbuf, o.runs)
 	} else {
 		fmt.Fprintf(w, "producers, broker %s, %d partitions, acks=all, linger.ms=%d, batch.size=%d, buffer.memory=%d, idempotent; median of %d run(s)\n\n",
 			o.broker, o.partitions, lingerMs, batchBytes, bufferMemory, o.runs)
