@@ -58,6 +58,9 @@ func NewAdmin(cfg Config, opts ...Option) (*Admin, error) {
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
+	if o.partitioner != nil || o.interceptors != nil || o.consumerICs != nil {
+		return nil, configErr("interceptor.classes", "", "partitioners and interceptors do not apply to the admin client")
+	}
 	notes, err := checkSettings(cfg, adminDefs, "admin", nil)
 	if err != nil {
 		return nil, err

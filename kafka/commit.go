@@ -163,6 +163,7 @@ func (c *consumerCore) commitSync(ctx context.Context, offsets map[TopicPartitio
 	if len(offsets) == 0 {
 		return nil
 	}
+	all := offsets
 	var lastErr error
 	for attempt := 1; ; attempt++ {
 		req := c.buildCommit(offsets)
@@ -172,6 +173,9 @@ func (c *consumerCore) commitSync(ctx context.Context, offsets map[TopicPartitio
 			c.metrics.recordCommit(time.Since(start))
 			var retry map[TopicPartition]OffsetAndMetadata
 			if retry, err = c.commitOutcome(req, kresp.(*kmsg.OffsetCommitResponse), offsets); err == nil {
+				if c.onCommit != nil {
+					c.onCommit(all)
+				}
 				return nil
 			}
 			if retry != nil {
@@ -286,6 +290,9 @@ func (c *consumerCore) runCommitCallbacks() {
 	c.asyncQ = c.asyncQ[n:]
 	c.commitMu.Unlock()
 	for _, ac := range finished {
+		if ac.err == nil && len(ac.offsets) > 0 && c.onCommit != nil {
+			c.onCommit(ac.offsets)
+		}
 		switch {
 		case ac.cb != nil:
 			ac.cb(ac.offsets, ac.err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"regexp"
 	"slices"
 	"sync/atomic"
@@ -22,6 +23,7 @@ type Consumer[K, V any] struct {
 	core   *consumerCore
 	keyDes Deserializer[K]
 	valDes Deserializer[V]
+	ics    []ConsumerInterceptor[K, V]
 }
 
 // consumerSeq numbers consumers without a client.id.
@@ -41,8 +43,20 @@ func NewConsumer[K, V any](cfg Config, keyDes Deserializer[K], valDes Deserializ
 	if o.partitioner != nil || o.interceptors != nil {
 		return nil, configErr("interceptor.classes", "", "partitioners and producer interceptors do not apply to a consumer")
 	}
+	var ics []ConsumerInterceptor[K, V]
+	if o.consumerICs != nil {
+		var ok bool
+		if ics, ok = o.consumerICs.([]ConsumerInterceptor[K, V]); !ok {
+			return nil, configErr("interceptor.classes", fmt.Sprintf("%T", o.consumerICs),
+				fmt.Sprintf("interceptors must be ConsumerInterceptor[%s, %s]", reflect.TypeFor[K](), reflect.TypeFor[V]()))
+		}
+	}
+	plugins := []any{keyDes, valDes}
+	for _, ic := range ics {
+		plugins = append(plugins, ic)
+	}
 	accepts := func(name string) bool {
-		for _, d := range []any{keyDes, valDes} {
+		for _, d := range plugins {
 			if a, ok := d.(ConfigAcceptor); ok && a.AcceptsConfig(name) {
 				return true
 			}
@@ -74,7 +88,15 @@ func NewConsumer[K, V any](cfg Config, keyDes Deserializer[K], valDes Deserializ
 	for _, n := range cc.notes {
 		log.Info("kafka: " + n)
 	}
-	return &Consumer[K, V]{core: newConsumerCore(cc, log, o.dial), keyDes: keyDes, valDes: valDes}, nil
+	core := newConsumerCore(cc, log, o.dial)
+	if len(ics) > 0 {
+		core.onCommit = func(offsets map[TopicPartition]OffsetAndMetadata) {
+			for _, ic := range ics {
+				ic.OnCommit(offsets)
+			}
+		}
+	}
+	return &Consumer[K, V]{core: core, keyDes: keyDes, valDes: valDes, ics: ics}, nil
 }
 
 // Subscribe joins the consumer's group (group.id) to read topics; the
@@ -199,6 +221,11 @@ func (c *Consumer[K, V]) Poll(ctx context.Context) (ConsumerRecords[K, V], error
 		}
 		recs, err := c.collect()
 		core.sendFetches()
+		if recs.Count() > 0 {
+			for _, ic := range c.ics {
+				recs.recs = ic.OnConsume(recs.recs)
+			}
+		}
 		if recs.Count() > 0 || err != nil {
 			return recs, err
 		}
@@ -619,6 +646,9 @@ func (c *Consumer[K, V]) Close(ctx context.Context) error {
 	if core.errIfClosed() != nil {
 		return nil
 	}
-	err := core.close(ctx)
-	return errors.Join(err, c.keyDes.Close(), c.valDes.Close())
+	errs := []error{core.close(ctx), c.keyDes.Close(), c.valDes.Close()}
+	for _, ic := range c.ics {
+		errs = append(errs, ic.Close())
+	}
+	return errors.Join(errs...)
 }

@@ -270,7 +270,7 @@ func parseConsumerConfig(cfg Config, extra func(name string) bool) (*consumerCon
 		return nil, err
 	}
 	if v := s.get("interceptor.classes"); v != "" {
-		return nil, configErr("interceptor.classes", v, "Go cannot load Java classes; consumer interceptors are not supported")
+		return nil, configErr("interceptor.classes", v, "Go cannot load Java classes; pass interceptors with kafka.WithConsumerInterceptors")
 	}
 	return cc, nil
 }

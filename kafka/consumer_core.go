@@ -108,6 +108,10 @@ type consumerCore struct {
 	// lookup. REQUIRES: mu held.
 	changed chan struct{}
 
+	// onCommit, if set, hears of every successful commit (consumer
+	// interceptors); set before the core is shared.
+	onCommit func(map[TopicPartition]OffsetAndMetadata)
+
 	commitMu   sync.Mutex
 	asyncQ     []*asyncCommit // every async commit whose callback has not run, in order; REQUIRES: commitMu held
 	toSend     []*asyncCommit // REQUIRES: commitMu held

@@ -367,6 +367,11 @@
 // partition and offset; the position stays on it until the application
 // Seeks past it.
 //
+// Consumer interceptors (WithConsumerInterceptors; interceptor.classes
+// must be empty) see each Poll's records before the application, and
+// may change or drop them, and hear of every successful commit: sync,
+// async and automatic.
+//
 // Consumer.Metrics returns Java-named consumer metrics (records-consumed,
 // bytes-consumed, fetch-rate and latency, records-lag-max and per
 // partition records-lag, commit-rate and latency, assigned-partitions,
@@ -394,7 +399,7 @@
 // # Not yet
 //
 // TLS and SASL, transactions v2 (KIP-890), produce by topic id (Produce
-// v13), fetching by topic id (Fetch v13+), consumer interceptors,
+// v13), fetching by topic id (Fetch v13+),
 // rack-aware assignment, custom assignors and the consumer's
 // regular-expression subscription resolved by the broker (KIP-848's
 // SubscriptionPattern) are not implemented; nor, in the admin client,

@@ -13,3 +13,20 @@ type ProducerInterceptor[K, V any] interface {
 	OnAcknowledgement(md RecordMetadata, err error)
 	Close() error
 }
+
+// ConsumerInterceptor sees the records of every Poll before the
+// application does, and the offsets of every successful commit (Java's
+// ConsumerInterceptor).
+//
+// OnConsume runs inside Poll, after deserialization, and returns the
+// records Poll returns: the same, fewer, or changed ones. The consumer's
+// positions have already moved past every fetched record, so a record an
+// interceptor drops is not fetched again. OnCommit runs on the goroutine
+// that learns of the commit's success: CommitSync's, or Poll's (and
+// CommitSync's and Close's) for asynchronous commits and auto-commits,
+// before their callbacks. Close is called when the consumer closes.
+type ConsumerInterceptor[K, V any] interface {
+	OnConsume(recs []ConsumerRecord[K, V]) []ConsumerRecord[K, V]
+	OnCommit(offsets map[TopicPartition]OffsetAndMetadata)
+	Close() error
+}

@@ -16,6 +16,7 @@ type options struct {
 	logger       *slog.Logger
 	partitioner  Partitioner
 	interceptors any // []ProducerInterceptor[K, V], checked by NewProducer
+	consumerICs  any // []ConsumerInterceptor[K, V], checked by NewConsumer
 	dial         dialFunc
 }
 
@@ -43,6 +44,16 @@ func WithInterceptors[K, V any](ics ...ProducerInterceptor[K, V]) Option {
 	return optionFunc(func(o *options) {
 		prev, _ := o.interceptors.([]ProducerInterceptor[K, V])
 		o.interceptors = append(prev, ics...)
+	})
+}
+
+// WithConsumerInterceptors adds consumer interceptors, called in order
+// (the Java interceptor.classes setting of a consumer). Their types must
+// match the consumer's.
+func WithConsumerInterceptors[K, V any](ics ...ConsumerInterceptor[K, V]) Option {
+	return optionFunc(func(o *options) {
+		prev, _ := o.consumerICs.([]ConsumerInterceptor[K, V])
+		o.consumerICs = append(prev, ics...)
 	})
 }
 

@@ -111,6 +111,9 @@ func NewProducer[K, V any](cfg Config, keySer Serializer[K], valSer Serializer[V
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
+	if o.consumerICs != nil {
+		return nil, configErr("interceptor.classes", fmt.Sprintf("%T", o.consumerICs), "consumer interceptors do not apply to a producer")
+	}
 	var ics []ProducerInterceptor[K, V]
 	if o.interceptors != nil {
 		var ok bool
