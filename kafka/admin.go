@@ -58,8 +58,8 @@ func NewAdmin(cfg Config, opts ...Option) (*Admin, error) {
 	for _, opt := range opts {
 		opt.apply(&o)
 	}
-	if o.partitioner != nil || o.interceptors != nil || o.consumerICs != nil {
-		return nil, configErr("interceptor.classes", "", "partitioners and interceptors do not apply to the admin client")
+	if o.partitioner != nil || o.interceptors != nil || o.consumerICs != nil || o.assignors != nil {
+		return nil, configErr("interceptor.classes", "", "partitioners, interceptors and assignors do not apply to the admin client")
 	}
 	notes, err := checkSettings(cfg, adminDefs, "admin", nil)
 	if err != nil {

@@ -27,6 +27,8 @@ type memberSubscription struct {
 	topics     []string
 	owned      []TopicPartition
 	generation int32 // -1 if unknown
+	userData   []byte
+	rack       string // client.rack, "" if none
 }
 
 // assignor is a partition assignment strategy.

@@ -43,6 +43,10 @@ func NewConsumer[K, V any](cfg Config, keyDes Deserializer[K], valDes Deserializ
 	if o.partitioner != nil || o.interceptors != nil {
 		return nil, configErr("interceptor.classes", "", "partitioners and producer interceptors do not apply to a consumer")
 	}
+	plugins := []any{keyDes, valDes}
+	for _, a := range o.assignors {
+		plugins = append(plugins, a)
+	}
 	var ics []ConsumerInterceptor[K, V]
 	if o.consumerICs != nil {
 		var ok bool
@@ -51,7 +55,6 @@ func NewConsumer[K, V any](cfg Config, keyDes Deserializer[K], valDes Deserializ
 				fmt.Sprintf("interceptors must be ConsumerInterceptor[%s, %s]", reflect.TypeFor[K](), reflect.TypeFor[V]()))
 		}
 	}
-	plugins := []any{keyDes, valDes}
 	for _, ic := range ics {
 		plugins = append(plugins, ic)
 	}
@@ -63,7 +66,7 @@ func NewConsumer[K, V any](cfg Config, keyDes Deserializer[K], valDes Deserializ
 		}
 		return false
 	}
-	cc, err := parseConsumerConfig(cfg, accepts)
+	cc, err := parseConsumerConfig(cfg, accepts, o.assignors)
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ var consumerDefs = defsByName(commonDefs(), []*propDef{
 	{name: "group.remote.assignor", typ: typeString, nullable: true},
 	{name: "session.timeout.ms", typ: typeInt, def: "45000"},
 	{name: "heartbeat.interval.ms", typ: typeInt, def: "3000"},
-	{name: "partition.assignment.strategy", typ: typeList, def: rangeAssignorClass + "," + cooperativeStickyAssignorClass, check: checkAssignors},
+	{name: "partition.assignment.strategy", typ: typeList, def: rangeAssignorClass + "," + cooperativeStickyAssignorClass},
 	{name: "enable.auto.commit", typ: typeBool, def: "true"},
 	{name: "auto.commit.interval.ms", typ: typeInt, def: "5000", valid: atLeast(0)},
 	{name: "client.rack", typ: typeString},
@@ -84,14 +84,49 @@ var assignorNames = map[string]string{
 	cooperativeStickyAssignorClass: "cooperative-sticky", "CooperativeStickyAssignor": "cooperative-sticky", "cooperative-sticky": "cooperative-sticky",
 }
 
-func checkAssignors(v string) error {
+// assignorsOf resolves partition.assignment.strategy to protocol names,
+// given the consumer's own assignors (WithPartitionAssignors): those
+// alone unless the setting is explicit, which must then name each.
+func assignorsOf(s settings, custom []PartitionAssignor) ([]string, map[string]PartitionAssignor, error) {
+	byName := map[string]PartitionAssignor{}
+	var order []string
+	for _, a := range custom {
+		if a == nil {
+			return nil, nil, configErr("partition.assignment.strategy", "", "WithPartitionAssignors was given a nil assignor")
+		}
+		n := a.Name()
+		if n == "" {
+			return nil, nil, configErr("partition.assignment.strategy", "", fmt.Sprintf("assignor %T has an empty name", a))
+		}
+		if _, dup := byName[n]; dup {
+			return nil, nil, configErr("partition.assignment.strategy", n, "WithPartitionAssignors was given two assignors of this name")
+		}
+		byName[n] = a
+		order = append(order, n)
+	}
+	if len(custom) > 0 && !s.set("partition.assignment.strategy") {
+		return order, byName, nil
+	}
+	v := s.get("partition.assignment.strategy")
+	var names []string
 	for _, n := range splitList(v) {
-		if _, ok := assignorNames[n]; !ok {
-			return fmt.Errorf("%q is not one of the built-in assignors %s, %s, %s, %s (or their protocol names range, roundrobin, sticky, cooperative-sticky); Java classes cannot be loaded",
-				n, rangeAssignorClass, roundRobinAssignorClass, stickyAssignorClass, cooperativeStickyAssignorClass)
+		name := n
+		if _, ok := byName[n]; !ok {
+			if name, ok = assignorNames[n]; !ok {
+				return nil, nil, configErr("partition.assignment.strategy", v, fmt.Sprintf("%q is neither one of the built-in assignors %s, %s, %s, %s (or their protocol names range, roundrobin, sticky, cooperative-sticky) nor the name of an assignor given with WithPartitionAssignors; Java classes cannot be loaded",
+					n, rangeAssignorClass, roundRobinAssignorClass, stickyAssignorClass, cooperativeStickyAssignorClass))
+			}
+		}
+		if !slices.Contains(names, name) {
+			names = append(names, name)
 		}
 	}
-	return nil
+	for _, n := range order {
+		if !slices.Contains(names, n) {
+			return nil, nil, configErr("partition.assignment.strategy", v, fmt.Sprintf("does not name the assignor %q given with WithPartitionAssignors", n))
+		}
+	}
+	return names, byName, nil
 }
 
 // resetKind is an auto.offset.reset strategy.
@@ -198,7 +233,8 @@ type consumerConfig struct {
 	remoteAssignor string
 	sessionTO      time.Duration
 	heartbeat      time.Duration
-	assignors      []string // protocol names, in preference order
+	assignors      []string                     // protocol names, in preference order
+	custom         map[string]PartitionAssignor // WithPartitionAssignors, by name
 
 	autoCommit         bool
 	autoCommitInterval time.Duration
@@ -222,8 +258,9 @@ type consumerConfig struct {
 }
 
 // parseConsumerConfig validates cfg. extra reports whether a plug-in
-// (deserializer) reads a setting the consumer does not know.
-func parseConsumerConfig(cfg Config, extra func(name string) bool) (*consumerConfig, error) {
+// (deserializer) reads a setting the consumer does not know; custom are
+// the assignors given with WithPartitionAssignors.
+func parseConsumerConfig(cfg Config, extra func(name string) bool, custom []PartitionAssignor) (*consumerConfig, error) {
 	notes, err := checkSettings(cfg, consumerDefs, "consumer", extra)
 	if err != nil {
 		return nil, err
@@ -244,11 +281,8 @@ func parseConsumerConfig(cfg Config, extra func(name string) bool) (*consumerCon
 	cc.remoteAssignor = s.get("group.remote.assignor")
 	cc.sessionTO = s.ms("session.timeout.ms")
 	cc.heartbeat = s.ms("heartbeat.interval.ms")
-	for _, n := range splitList(s.get("partition.assignment.strategy")) {
-		name := assignorNames[n]
-		if !slices.Contains(cc.assignors, name) {
-			cc.assignors = append(cc.assignors, name)
-		}
+	if cc.assignors, cc.custom, err = assignorsOf(s, custom); err != nil {
+		return nil, err
 	}
 	cc.autoCommit = s.bool("enable.auto.commit")
 	cc.autoCommitInterval = s.ms("auto.commit.interval.ms")

@@ -12,7 +12,7 @@ func parseConsumer(kv ...string) (*consumerConfig, error) {
 	for i := 0; i+1 < len(kv); i += 2 {
 		cfg[kv[i]] = kv[i+1]
 	}
-	return parseConsumerConfig(cfg, nil)
+	return parseConsumerConfig(cfg, nil, nil)
 }
 
 // TestConsumerConfigDefaults checks the Java 4.x consumer defaults.

@@ -359,7 +359,10 @@
 // partition.assignment.strategy, session.timeout.ms or
 // heartbeat.interval.ms with the consumer protocol; group.instance.id
 // follows Kafka's naming rule. Assignors are named by Java class, simple
-// class name or protocol name. client.id defaults to consumer-<group>-N.
+// class name or protocol name; assignors of the application's own
+// (PartitionAssignor, Java's ConsumerPartitionAssignor) are given with
+// WithPartitionAssignors and named in partition.assignment.strategy by
+// their Name. client.id defaults to consumer-<group>-N.
 //
 // Deserializers mirror the serializers (StringDeserializer,
 // IntegerDeserializer, ..., DeserializerFunc). A record a deserializer
@@ -400,7 +403,7 @@
 //
 // TLS and SASL, transactions v2 (KIP-890), produce by topic id (Produce
 // v13), fetching by topic id (Fetch v13+),
-// rack-aware assignment, custom assignors and the consumer's
+// rack-aware assignment and the consumer's
 // regular-expression subscription resolved by the broker (KIP-848's
 // SubscriptionPattern) are not implemented; nor, in the admin client,
 // ACLs and quotas.

@@ -40,7 +40,12 @@ func (g *groupMember) runClassic() {
 	s := &g.classic
 	s.lastGeneration = -1
 	for _, n := range g.cfg.assignors {
-		a := newAssignor(n)
+		var a assignor
+		if pa, ok := g.cfg.custom[n]; ok {
+			a = customAssignor{pa}
+		} else {
+			a = newAssignor(n)
+		}
 		s.assignors = append(s.assignors, a)
 		if !a.cooperative() {
 			s.eager = true
@@ -194,9 +199,14 @@ func (g *groupMember) joinClassic() {
 		g.c.extra = nil
 		g.c.mu.Unlock()
 	}
-	assigned, ok := g.syncGroup(resp, plan)
+	assigned, userData, ok := g.syncGroup(resp, plan)
 	if !ok {
 		return
+	}
+	for _, a := range s.assignors {
+		if ca, ok := a.(customAssignor); ok && resp.Protocol != nil && ca.name() == *resp.Protocol {
+			ca.pa.OnAssignment(MemberAssignment{Partitions: slices.Clone(assigned), UserData: userData}, resp.Generation)
+		}
 	}
 	g.joinedTopics, g.joinedCounts = topics, counts
 	s.lastAssignment, s.lastGeneration = assigned, resp.Generation
@@ -341,6 +351,9 @@ func (g *groupMember) joinProtocols(topics []string, gen int32) []kmsg.JoinGroup
 		md.Version = 3
 		md.Topics = topics
 		md.UserData = a.userData(s.lastAssignment, s.lastGeneration)
+		if ca, ok := a.(customAssignor); ok {
+			md.UserData = ca.pa.SubscriptionUserData(slices.Clone(topics))
+		}
 		md.OwnedPartitions = ownedByTopic(g.owned)
 		md.Generation = gen
 		if g.cfg.rack != "" {
@@ -373,7 +386,10 @@ func (g *groupMember) leaderAssign(resp *kmsg.JoinGroupResponse, counts map[stri
 		if err := md.ReadFrom(m.ProtocolMetadata); err != nil {
 			return nil, fmt.Errorf("member %s sent an unreadable subscription: %v", m.MemberID, err)
 		}
-		ms := memberSubscription{memberID: m.MemberID, version: md.Version, topics: md.Topics, generation: md.Generation}
+		ms := memberSubscription{memberID: m.MemberID, version: md.Version, topics: md.Topics, generation: md.Generation, userData: md.UserData}
+		if md.Rack != nil {
+			ms.rack = *md.Rack
+		}
 		if m.InstanceID != nil {
 			ms.instanceID = *m.InstanceID
 		}
@@ -410,12 +426,23 @@ func (g *groupMember) leaderAssign(resp *kmsg.JoinGroupResponse, counts map[stri
 	g.c.mu.Unlock()
 	g.c.updateInterest()
 
-	plan := a.assign(members, partitions)
+	var plan map[string][]TopicPartition
+	var userData map[string][]byte
+	if ca, ok := a.(customAssignor); ok {
+		if plan, userData, err = ca.assignFull(members, partitions); err != nil {
+			// As in Java, an assignor's failure reaches the application.
+			g.fatal(fmt.Errorf("group %s: %w", g.cfg.groupID, err))
+			return nil, err
+		}
+	} else {
+		plan = a.assign(members, partitions)
+	}
 	g.log.Info("kafka: assigned partitions as group leader", "group", g.cfg.groupID, "assignor", a.name(), "members", len(members))
 	out := make([]kmsg.SyncGroupRequestGroupAssignment, 0, len(members))
 	for _, m := range members {
 		ma := kmsg.NewConsumerMemberAssignment()
 		ma.Version = min(m.version, 3)
+		ma.UserData = userData[m.memberID]
 		for _, o := range ownedByTopic(plan[m.memberID]) {
 			ma.Topics = append(ma.Topics, kmsg.ConsumerMemberAssignmentTopic(o))
 		}
@@ -426,9 +453,10 @@ func (g *groupMember) leaderAssign(resp *kmsg.JoinGroupResponse, counts map[stri
 	return out, nil
 }
 
-// syncGroup sends SyncGroup and returns the member's assignment. On an
-// error it leaves needJoin set for another round.
-func (g *groupMember) syncGroup(join *kmsg.JoinGroupResponse, plan []kmsg.SyncGroupRequestGroupAssignment) ([]TopicPartition, bool) {
+// syncGroup sends SyncGroup and returns the member's assignment and the
+// assignor's user data for it. On an error it leaves needJoin set for
+// another round.
+func (g *groupMember) syncGroup(join *kmsg.JoinGroupResponse, plan []kmsg.SyncGroupRequestGroupAssignment) ([]TopicPartition, []byte, bool) {
 	req := kmsg.NewPtrSyncGroupRequest()
 	req.Group, req.Generation, req.MemberID = g.cfg.groupID, join.Generation, join.MemberID
 	if g.cfg.instanceID != "" {
@@ -444,23 +472,23 @@ func (g *groupMember) syncGroup(join *kmsg.JoinGroupResponse, plan []kmsg.SyncGr
 			g.log.Debug("kafka: SyncGroup failed", "group", g.cfg.groupID, "err", err)
 			g.backoff(1)
 		}
-		return nil, false
+		return nil, nil, false
 	}
 	resp := kresp.(*kmsg.SyncGroupResponse)
 	switch resp.ErrorCode {
 	case 0:
 	case kerr.RebalanceInProgress.Code:
-		return nil, false
+		return nil, nil, false
 	case kerr.UnknownMemberID.Code:
 		g.setIdentity("", -1)
-		return nil, false
+		return nil, nil, false
 	case kerr.IllegalGeneration.Code:
 		g.setIdentity(join.MemberID, -1)
-		return nil, false
+		return nil, nil, false
 	case kerr.NotCoordinator.Code, kerr.CoordinatorNotAvailable.Code:
 		g.co.invalidate(nil)
 		g.backoff(1)
-		return nil, false
+		return nil, nil, false
 	default:
 		err := brokerErr(resp.ErrorCode, nil)
 		if !Retriable(err) {
@@ -468,14 +496,14 @@ func (g *groupMember) syncGroup(join *kmsg.JoinGroupResponse, plan []kmsg.SyncGr
 		}
 		g.setIdentity(join.MemberID, -1)
 		g.backoff(3)
-		return nil, false
+		return nil, nil, false
 	}
 	ma := kmsg.NewConsumerMemberAssignment()
 	if len(resp.MemberAssignment) > 0 {
 		if err := ma.ReadFrom(resp.MemberAssignment); err != nil {
 			g.fatal(fmt.Errorf("group %s sent an unreadable assignment: %v", g.cfg.groupID, err))
 			g.backoff(3)
-			return nil, false
+			return nil, nil, false
 		}
 	}
 	var assigned []TopicPartition
@@ -484,7 +512,7 @@ func (g *groupMember) syncGroup(join *kmsg.JoinGroupResponse, plan []kmsg.SyncGr
 			assigned = append(assigned, TopicPartition{t.Topic, p})
 		}
 	}
-	return sortTPs(assigned), true
+	return sortTPs(assigned), ma.UserData, true
 }
 
 // leaveClassic sends LeaveGroup if the member is dynamic (static members

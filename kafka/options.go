@@ -17,6 +17,7 @@ type options struct {
 	partitioner  Partitioner
 	interceptors any // []ProducerInterceptor[K, V], checked by NewProducer
 	consumerICs  any // []ConsumerInterceptor[K, V], checked by NewConsumer
+	assignors    []PartitionAssignor
 	dial         dialFunc
 }
 

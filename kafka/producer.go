@@ -114,6 +114,9 @@ func NewProducer[K, V any](cfg Config, keySer Serializer[K], valSer Serializer[V
 	if o.consumerICs != nil {
 		return nil, configErr("interceptor.classes", fmt.Sprintf("%T", o.consumerICs), "consumer interceptors do not apply to a producer")
 	}
+	if o.assignors != nil {
+		return nil, configErr("partition.assignment.strategy", "", "partition assignors do not apply to a producer")
+	}
 	var ics []ProducerInterceptor[K, V]
 	if o.interceptors != nil {
 		var ok bool
