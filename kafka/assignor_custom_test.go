@@ -259,6 +259,7 @@ func TestCustomAssignorConfig(t *testing.T) {
 		{base("partition.assignment.strategy", "greedy"), nil, `"greedy" is neither one of the built-in assignors`},
 		{base(), []PartitionAssignor{&greedyAssignor{}, &greedyAssignor{}}, "two assignors of this name"},
 		{base(), []PartitionAssignor{nil}, "nil assignor"},
+		{base("group.protocol", "consumer"), []PartitionAssignor{&greedyAssignor{}}, "group.protocol=classic"},
 	} {
 		err := newC(tc.cfg, tc.as...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "partition.assignment.strategy") {

@@ -339,6 +339,9 @@ func (cc *consumerConfig) applyGroupRules(s settings) error {
 		return configErr(strings.Join(bad, ", "), "", "cannot be set when group.protocol="+protocol)
 	}
 	if cc.protocol848 {
+		if len(cc.custom) > 0 {
+			return configErr("partition.assignment.strategy", "", "assignors given with WithPartitionAssignors run only with group.protocol=classic; with the consumer protocol the broker assigns (group.remote.assignor)")
+		}
 		return nil
 	}
 	if len(cc.assignors) == 0 {
