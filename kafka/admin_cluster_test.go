@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samsa-io/samsa/internal/testport"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -375,12 +375,12 @@ func TestAdminReassignThreeBrokers(t *testing.T) {
 func startSamsaBrokers(t *testing.T, n int, props ...string) []*samsaServer {
 	t.Helper()
 	bin := samsaBinary(t)
-	voterPorts := freeVoterPorts(t, min(n, 3))
+	voterPorts := testport.FreePairs(t, min(n, 3), 1)
 	var voters []string
 	for i, p := range voterPorts {
 		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, p))
 	}
-	ports := freePorts(t, n)
+	ports := testport.Free(t, n)
 	var servers []*samsaServer
 	for i := range n {
 		s := &samsaServer{bin: bin, addr: "127.0.0.1:" + strconv.Itoa(ports[i]), dir: t.TempDir(),
@@ -440,33 +440,6 @@ func (s *samsaServer) seesBrokers(n int) bool {
 	defer cancel()
 	resp, err := kmsg.NewPtrMetadataRequest().RequestWith(ctx, cl)
 	return err == nil && resp.ControllerID >= 0 && len(resp.Brokers) == n
-}
-
-// freeVoterPorts picks n loopback ports p with p and p+1 free, for the
-// etcd members' peer and client ports (etcd.client.port.offset=1).
-func freeVoterPorts(t *testing.T, n int) []int {
-	t.Helper()
-	var out []int
-	taken := map[int]bool{}
-	for len(out) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		l2.Close()
-		if taken[p] || taken[p+1] || taken[p-1] {
-			continue
-		}
-		taken[p] = true
-		out = append(out, p)
-	}
-	return out
 }
 
 // TestAdminUnsupportedAPIs checks that every admin call of an API the

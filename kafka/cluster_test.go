@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/samsa-io/samsa/internal/testport"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -53,7 +54,7 @@ func forEachCluster(t *testing.T, fn func(t *testing.T, tc *testCluster)) {
 // directory, so that it can be restarted.
 func newKfakeCluster(t *testing.T) *testCluster {
 	dir := t.TempDir()
-	opts := []kfake.Opt{kfake.NumBrokers(3), kfake.Ports(freePorts(t, 3)...), kfake.DataDir(dir),
+	opts := []kfake.Opt{kfake.NumBrokers(3), kfake.Ports(testport.Free(t, 3)...), kfake.DataDir(dir),
 		// Short sessions, so that group tests see a killed member go fast.
 		kfake.GroupMinSessionTimeout(100 * time.Millisecond),
 		kfake.BrokerConfigs(map[string]string{"group.consumer.heartbeat.interval.ms": "200", "group.consumer.session.timeout.ms": "3000"})}
@@ -231,7 +232,7 @@ func (s *samsaServer) kill() {
 func newSamsaCluster(t *testing.T) *testCluster {
 	s := &samsaServer{
 		bin:  samsaBinary(t),
-		addr: "127.0.0.1:" + strconv.Itoa(freePorts(t, 1)[0]),
+		addr: "127.0.0.1:" + strconv.Itoa(testport.Free(t, 1)[0]),
 		dir:  t.TempDir(),
 		props: []string{"num.partitions=3", "group.initial.rebalance.delay.ms=0", "group.min.session.timeout.ms=100",
 			"group.consumer.heartbeat.interval.ms=200", "group.consumer.session.timeout.ms=3000"},

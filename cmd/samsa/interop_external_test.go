@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/samsa-io/samsa/internal/testport"
 )
 
 // externalTimeout bounds each external client run, so that a client
@@ -194,17 +196,12 @@ func (s *server) stop(t *testing.T) {
 	}
 }
 
-// freePort asks the kernel for a loopback port nobody listens on. Another
-// process could take it before serve binds it; serve then fails to start
-// and the test says so.
+// freePort picks a loopback port nobody listens on (testport: below the
+// ephemeral range, so that no outgoing connection takes it before serve
+// binds it).
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return testport.Free(t, 1)[0]
 }
 
 // runTool runs an external client with stdin, failing the test (with its

@@ -7,7 +7,6 @@ package brokertest
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/samsa-io/samsa/internal/broker"
 	"github.com/samsa-io/samsa/internal/config"
+	"github.com/samsa-io/samsa/internal/testport"
 )
 
 // Broker is a running test broker.
@@ -27,9 +27,10 @@ type Broker struct {
 }
 
 // testDefaults are the properties every test broker starts from.
-func testDefaults(dir string) map[string]string {
+func testDefaults(t testing.TB, dir string) map[string]string {
 	return map[string]string{
-		"listeners": "PLAINTEXT://127.0.0.1:0",
+		// A port a restart can take again (testport).
+		"listeners": fmt.Sprintf("PLAINTEXT://127.0.0.1:%d", testport.Free(t, 1)[0]),
 		"log.dirs":  dir,
 		// A test machine's crash loses the test anyway; fsyncs of etcd's
 		// log only slow the tests down.
@@ -43,7 +44,7 @@ func testDefaults(dir string) map[string]string {
 func Start(t testing.TB, props ...string) *Broker {
 	t.Helper()
 	dir := t.TempDir()
-	m := testDefaults(dir)
+	m := testDefaults(t, dir)
 	setProps(t, m, props)
 	b := &Broker{t: t, Dir: dir, props: m}
 	if err := b.start(); err != nil {
@@ -120,14 +121,14 @@ type Cluster struct {
 }
 
 // ClientPortOffset puts each voter's etcd client port next to its peer
-// port, where FreeVoterPorts checked both are free.
+// port, where testport.FreePairs checked both are free.
 const ClientPortOffset = 1
 
 // StartCluster starts n brokers with node ids 1..n, props applied to all,
 // and closes them when the test ends.
 func StartCluster(t testing.TB, n int, props ...string) *Cluster {
 	t.Helper()
-	ports := FreeVoterPorts(t, min(n, 3))
+	ports := testport.FreePairs(t, min(n, 3), ClientPortOffset)
 	var voters []string
 	for i, p := range ports {
 		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, p))
@@ -135,7 +136,7 @@ func StartCluster(t testing.TB, n int, props ...string) *Cluster {
 	c := &Cluster{t: t}
 	for i := range n {
 		dir := t.TempDir()
-		m := testDefaults(dir)
+		m := testDefaults(t, dir)
 		m["node.id"] = fmt.Sprint(i + 1)
 		m["controller.quorum.voters"] = strings.Join(voters, ",")
 		m["etcd.client.port.offset"] = fmt.Sprint(ClientPortOffset)
@@ -212,32 +213,4 @@ func (c *Cluster) Close() {
 	if leader != nil {
 		leader.Close()
 	}
-}
-
-// FreeVoterPorts picks n loopback ports p such that p and
-// p+ClientPortOffset are both free, for etcd members' peer and client
-// URLs (etcd.client.port.offset=ClientPortOffset).
-func FreeVoterPorts(t testing.TB, n int) []int {
-	t.Helper()
-	var out []int
-	taken := map[int]bool{}
-	for len(out) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+ClientPortOffset))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		l2.Close()
-		if taken[p] || taken[p+ClientPortOffset] || taken[p-ClientPortOffset] {
-			continue
-		}
-		taken[p] = true
-		out = append(out, p)
-	}
-	return out
 }

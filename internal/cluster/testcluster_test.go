@@ -5,12 +5,13 @@ import (
 	"crypto/rand"
 	"fmt"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/samsa-io/samsa/internal/testport"
 )
 
 // testLogger sends etcd's and the controller's logs to the test log.
@@ -26,33 +27,6 @@ func (w testWriter) Write(p []byte) (int, error) {
 }
 
 const testPortOffset = 1
-
-// freeVoterPorts picks n loopback ports p such that p and p+testPortOffset
-// are both free, for members' peer and client URLs.
-func freeVoterPorts(t testing.TB, n int) []int {
-	t.Helper()
-	var out []int
-	taken := map[int]bool{}
-	for len(out) < n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := l.Addr().(*net.TCPAddr).Port
-		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+testPortOffset))
-		l.Close()
-		if err != nil {
-			continue
-		}
-		l2.Close()
-		if taken[p] || taken[p+testPortOffset] || taken[p-testPortOffset] {
-			continue
-		}
-		taken[p] = true
-		out = append(out, p)
-	}
-	return out
-}
 
 func testNodeConfig(t testing.TB, id int32, voters []Voter) NodeConfig {
 	return NodeConfig{
@@ -94,7 +68,7 @@ func startLone(t testing.TB) *Node {
 // member, and returns them in node id order (ids 1..n).
 func startVoters(t testing.TB, n int) ([]*Node, []Voter) {
 	t.Helper()
-	ports := freeVoterPorts(t, n)
+	ports := testport.FreePairs(t, n, testPortOffset)
 	var voters []Voter
 	for i, p := range ports {
 		voters = append(voters, Voter{ID: int32(i + 1), Host: "127.0.0.1", Port: p})

@@ -13,7 +13,6 @@ package clustertest
 import (
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,6 +25,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/samsa-io/samsa/internal/brokertest"
+	"github.com/samsa-io/samsa/internal/testport"
 )
 
 // Build builds cmd/samsa into a temporary directory and returns the
@@ -72,7 +72,7 @@ type Broker struct {
 }
 
 // clientPortOffset is etcd.client.port.offset in the generated files,
-// the offset brokertest.FreeVoterPorts leaves free.
+// the offset testport.FreePairs leaves free.
 const clientPortOffset = brokertest.ClientPortOffset
 
 // Start writes a server.properties for each of n brokers (props added to
@@ -98,16 +98,14 @@ type Options struct {
 func StartWith(t testing.TB, bin string, n int, o Options) *Cluster {
 	t.Helper()
 	dir := t.TempDir()
-	reserved := map[int]bool{}
 	var metadata []string // the properties saying where the metadata lives
 	if len(o.EtcdEndpoints) > 0 {
 		metadata = []string{"etcd.endpoints=" + strings.Join(o.EtcdEndpoints, ",")}
 	} else {
-		peers := brokertest.FreeVoterPorts(t, min(n, 3))
+		peers := testport.FreePairs(t, min(n, 3), clientPortOffset)
 		var voters []string
 		for i, p := range peers {
 			voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, p))
-			reserved[p], reserved[p+clientPortOffset] = true, true
 		}
 		metadata = []string{
 			"controller.quorum.voters=" + strings.Join(voters, ","),
@@ -117,7 +115,7 @@ func StartWith(t testing.TB, bin string, n int, o Options) *Cluster {
 	c := &Cluster{t: t}
 	for i := range n {
 		id := int32(i + 1)
-		b := &Broker{t: t, bin: bin, ID: id, Addr: freeAddr(t, reserved),
+		b := &Broker{t: t, bin: bin, ID: id, Addr: freeAddr(t),
 			Config: filepath.Join(dir, fmt.Sprintf("server-%d.properties", id)),
 			Data:   filepath.Join(dir, fmt.Sprintf("data-%d", id))}
 		lines := []string{
@@ -345,20 +343,9 @@ func (c *Cluster) WaitPartitions(addr, topic, what string, limit time.Duration, 
 	}
 }
 
-// freeAddr returns a free loopback address whose port is not reserved,
-// and reserves it.
-func freeAddr(t testing.TB, reserved map[int]bool) string {
+// freeAddr returns a free loopback address a restarted broker can take
+// again (testport).
+func freeAddr(t testing.TB) string {
 	t.Helper()
-	for {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().(*net.TCPAddr)
-		ln.Close()
-		if !reserved[addr.Port] {
-			reserved[addr.Port] = true
-			return addr.String()
-		}
-	}
+	return fmt.Sprintf("127.0.0.1:%d", testport.Free(t, 1)[0])
 }

@@ -56,13 +56,12 @@ func etcdBinary(t *testing.T) string {
 func startEtcd(t *testing.T, bin string, n int) []*etcdMember {
 	t.Helper()
 	dir := t.TempDir()
-	reserved := map[int]bool{}
 	peers := make([]string, n)
 	clients := make([]string, n)
 	var initial []string
 	for i := range n {
-		peers[i] = "http://" + freeAddr(t, reserved)
-		clients[i] = "http://" + freeAddr(t, reserved)
+		peers[i] = "http://" + freeAddr(t)
+		clients[i] = "http://" + freeAddr(t)
 		initial = append(initial, fmt.Sprintf("e%d=%s", i+1, peers[i]))
 	}
 	// The process must not pick up settings meant for some other etcd.
