@@ -371,7 +371,8 @@ func TestAdminReassignThreeBrokers(t *testing.T) {
 }
 
 // startSamsaBrokers starts n `samsa serve` processes, node ids 1..n, as
-// one cluster: brokers 1-3 (or all, if fewer) embed the etcd voters.
+// one cluster: brokers 1-3 (or all, if fewer) embed the etcd voters. In
+// props, {id} stands for each broker's node id.
 func startSamsaBrokers(t *testing.T, n int, props ...string) []*samsaServer {
 	t.Helper()
 	bin := samsaBinary(t)
@@ -384,9 +385,12 @@ func startSamsaBrokers(t *testing.T, n int, props ...string) []*samsaServer {
 	var servers []*samsaServer
 	for i := range n {
 		s := &samsaServer{bin: bin, addr: "127.0.0.1:" + strconv.Itoa(ports[i]), dir: t.TempDir(),
-			props: append([]string{"node.id=" + strconv.Itoa(i+1), "controller.quorum.voters=" + strings.Join(voters, ","),
+			props: []string{"node.id=" + strconv.Itoa(i+1), "controller.quorum.voters=" + strings.Join(voters, ","),
 				"etcd.client.port.offset=1", "etcd.unsafe.no.fsync=true", "num.partitions=3",
-				"group.initial.rebalance.delay.ms=0"}, props...)}
+				"group.initial.rebalance.delay.ms=0"}}
+		for _, p := range props {
+			s.props = append(s.props, strings.ReplaceAll(p, "{id}", strconv.Itoa(i+1)))
+		}
 		servers = append(servers, s)
 		t.Cleanup(s.kill)
 	}

@@ -114,30 +114,8 @@ func (roundRobinAssignor) userData([]TopicPartition, int32) []byte { return nil 
 // assign gives each topic's partitions to its subscribers in ranges: with
 // n partitions and c consumers, the first n%c consumers get n/c+1
 // partitions, the others n/c.
-func (rangeAssignor) assign(members []memberSubscription, partitions map[string]int32) map[string][]TopicPartition {
-	sortMembers(members)
-	out := emptyPlan(members)
-	for _, topic := range subscribedTopics(members, partitions) {
-		var subs []string
-		for i := range members {
-			if subscribes(&members[i], topic) {
-				subs = append(subs, members[i].memberID)
-			}
-		}
-		n, c := int(partitions[topic]), len(subs)
-		per, extra := n/c, n%c
-		for i, id := range subs {
-			start := i*per + min(i, extra)
-			length := per
-			if i < extra {
-				length++
-			}
-			for p := start; p < start+length; p++ {
-				out[id] = append(out[id], TopicPartition{topic, int32(p)})
-			}
-		}
-	}
-	return out
+func (a rangeAssignor) assign(members []memberSubscription, partitions map[string]int32) map[string][]TopicPartition {
+	return a.assignRacks(members, partitions, nil)
 }
 
 type roundRobinAssignor struct{}

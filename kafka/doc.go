@@ -359,7 +359,8 @@
 // partition.assignment.strategy, session.timeout.ms or
 // heartbeat.interval.ms with the consumer protocol; group.instance.id
 // follows Kafka's naming rule. Assignors are named by Java class, simple
-// class name or protocol name; assignors of the application's own
+// class name or protocol name; range is rack-aware (KIP-881) when
+// members set client.rack; assignors of the application's own
 // (PartitionAssignor, Java's ConsumerPartitionAssignor) are given with
 // WithPartitionAssignors and named in partition.assignment.strategy by
 // their Name. client.id defaults to consumer-<group>-N.
@@ -403,7 +404,7 @@
 //
 // TLS and SASL, transactions v2 (KIP-890), produce by topic id (Produce
 // v13), fetching by topic id (Fetch v13+),
-// rack-aware assignment and the consumer's
+// rack-aware sticky assignment and the consumer's
 // regular-expression subscription resolved by the broker (KIP-848's
 // SubscriptionPattern) are not implemented; nor, in the admin client,
 // ACLs and quotas.
