@@ -39,8 +39,10 @@ var clientVersions = map[int16][2]int16{
 	// The consumer's. Fetch v4 brings the isolation level and aborted
 	// transactions (KIP-98), v7 fetch sessions (KIP-227), v9 the current
 	// leader epoch (KIP-320), v12 the diverging epoch; v13 names topics by
-	// id only.
-	int16(kmsg.Fetch): {4, 12},
+	// id only (KIP-516); v15 moves the replica id out of consumers'
+	// requests, v16 adds the new leader to errors, v17 a follower's log
+	// directory, none of which a consumer sends or needs.
+	int16(kmsg.Fetch): {4, 17},
 	// v4 adds the current leader epoch; v7 the max-timestamp lookup.
 	int16(kmsg.ListOffsets):          {1, 8},
 	int16(kmsg.OffsetForLeaderEpoch): {2, 4},

@@ -42,6 +42,7 @@ type sessionPart struct {
 	curEpoch  int32 // the leader epoch we know, for fencing (KIP-320)
 	lastEpoch int32 // the epoch of the last record read, for divergence
 	maxBytes  int32
+	topicID   [16]byte // Fetch v13+ names the topic by id
 }
 
 func (s *fetchSession) reset() { *s = fetchSession{} }
@@ -61,6 +62,7 @@ type nodeFetcher struct {
 // partition (the whole session, for an incremental request).
 type sentFetch struct {
 	want        map[TopicPartition]sessionPart
+	names       map[[16]byte]string // topic ids of want (Fetch v13+)
 	incremental bool
 	start       time.Time
 }
@@ -179,15 +181,28 @@ func (c *consumerCore) fetchFrom(nf *nodeFetcher) {
 	c.mu.Lock()
 	want := map[TopicPartition]sessionPart{}
 	var tps []TopicPartition
+	noID := false
 	for _, tp := range c.order {
 		ps := c.parts[tp]
 		if !c.fetchable(ps, now) {
 			continue
 		}
 		if node, epoch := fetchNode(cl, ps, now); node == nf.id {
-			want[tp] = sessionPart{offset: ps.position, curEpoch: epoch, lastEpoch: ps.posEpoch, maxBytes: c.cfg.maxPartitionFetch}
+			sp := sessionPart{offset: ps.position, curEpoch: epoch, lastEpoch: ps.posEpoch, maxBytes: c.cfg.maxPartitionFetch}
+			if m := cl.topic(tp.Topic); m != nil {
+				sp.topicID = m.id
+			}
+			if v >= 13 && sp.topicID == ([16]byte{}) {
+				// Metadata without the topic's id: wait for one with it.
+				noID = true
+				continue
+			}
+			want[tp] = sp
 			tps = append(tps, tp)
 		}
+	}
+	if noID {
+		c.cl.requestUpdate(false)
 	}
 	// Rotate, so that partitions early in the order do not always fill
 	// fetch.max.bytes first.
@@ -208,7 +223,15 @@ func (c *consumerCore) fetchFrom(nf *nodeFetcher) {
 			c.fetchFailed(nf, err)
 			return
 		}
-		c.handleFetch(nf, sent, r.(*kmsg.FetchResponse))
+		resp := r.(*kmsg.FetchResponse)
+		if resp.Version >= 13 {
+			// Topics come back by id; a name the request did not use
+			// ("") matches no partition asked for.
+			for i := range resp.Topics {
+				resp.Topics[i].Topic = sent.names[resp.Topics[i].TopicID]
+			}
+		}
+		c.handleFetch(nf, sent, resp)
 	})
 	if err != nil {
 		c.fetchFailed(nf, err)
@@ -243,7 +266,24 @@ func (c *consumerCore) buildFetch(nf *nodeFetcher, version int16, want map[Topic
 	} else {
 		req.SessionID, req.SessionEpoch = 0, -1
 	}
+	if incremental {
+		// A topic deleted and created again under its name has a new id:
+		// the broker's session holds the old one, so start a new session.
+		for tp, sp := range want {
+			if old, ok := s.parts[tp]; ok && old.topicID != sp.topicID {
+				incremental = false
+				req.SessionID, req.SessionEpoch = 0, 0
+				break
+			}
+		}
+	}
 	sent.incremental = incremental
+	if version >= 13 {
+		sent.names = map[[16]byte]string{}
+		for tp, sp := range want {
+			sent.names[sp.topicID] = tp.Topic
+		}
+	}
 	var topicIdx map[string]int
 	add := func(tp TopicPartition, sp sessionPart) {
 		if topicIdx == nil {
@@ -254,7 +294,7 @@ func (c *consumerCore) buildFetch(nf *nodeFetcher, version int16, want map[Topic
 			i = len(req.Topics)
 			topicIdx[tp.Topic] = i
 			rt := kmsg.NewFetchRequestTopic()
-			rt.Topic = tp.Topic
+			rt.Topic, rt.TopicID = tp.Topic, sp.topicID
 			req.Topics = append(req.Topics, rt)
 		}
 		p := kmsg.NewFetchRequestTopicPartition()
@@ -277,14 +317,16 @@ func (c *consumerCore) buildFetch(nf *nodeFetcher, version int16, want map[Topic
 	}
 	if incremental {
 		forgotten := map[string][]int32{}
-		for tp := range s.parts {
+		ids := map[string][16]byte{}
+		for tp, sp := range s.parts {
 			if _, ok := want[tp]; !ok {
 				forgotten[tp.Topic] = append(forgotten[tp.Topic], tp.Partition)
+				ids[tp.Topic] = sp.topicID
 			}
 		}
 		for topic, parts := range forgotten {
 			ft := kmsg.NewFetchRequestForgottenTopic()
-			ft.Topic = topic
+			ft.Topic, ft.TopicID = topic, ids[topic]
 			ft.Partitions = parts
 			req.ForgottenTopics = append(req.ForgottenTopics, ft)
 		}
