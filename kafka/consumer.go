@@ -119,7 +119,7 @@ func (c *Consumer[K, V]) Subscribe(topics []string, listener RebalanceListener) 
 		return c.Unsubscribe(context.Background())
 	}
 	topics = slices.Compact(sortedStrings(topics))
-	return c.core.subscribe(subTopics, topics, nil, listener)
+	return c.core.subscribe(subTopics, topics, nil, "", listener)
 }
 
 // SubscribePattern is Subscribe to every topic whose name matches re, now
@@ -129,7 +129,25 @@ func (c *Consumer[K, V]) SubscribePattern(re *regexp.Regexp, listener RebalanceL
 	if re == nil {
 		return fmt.Errorf("%w: topic pattern to subscribe to cannot be nil", ErrInvalidTopic)
 	}
-	return c.core.subscribe(subPattern, nil, re, listener)
+	return c.core.subscribe(subPattern, nil, re, "", listener)
+}
+
+// SubscribeRegex is Subscribe to every topic whose whole name matches the
+// regular expression, resolved by the group coordinator rather than by
+// the consumer (Java's subscribe(SubscriptionPattern), KIP-848): the
+// broker rebalances the group as matching topics come and go. The syntax
+// is RE2's (Java's RE2/J). It needs group.protocol=consumer.
+func (c *Consumer[K, V]) SubscribeRegex(regex string, listener RebalanceListener) error {
+	if !c.core.cfg.protocol848 {
+		return fmt.Errorf("%w: subscribing to a regular expression resolved by the broker needs group.protocol=consumer; use SubscribePattern with the classic protocol", ErrIllegalState)
+	}
+	if regex == "" {
+		return fmt.Errorf("%w: the regular expression to subscribe to cannot be empty", ErrInvalidTopic)
+	}
+	if _, err := regexp.Compile(regex); err != nil {
+		return fmt.Errorf("%w: %q is not a valid regular expression: %v", ErrInvalidTopic, regex, err)
+	}
+	return c.core.subscribe(subRegex, nil, nil, regex, listener)
 }
 
 // Assign reads exactly these partitions, outside any group rebalancing
@@ -154,8 +172,9 @@ func (c *Consumer[K, V]) Unsubscribe(ctx context.Context) error {
 	return nil
 }
 
-// Subscription returns the subscribed topics: the names given, or those
-// the pattern matched at the last rebalance.
+// Subscription returns the subscribed topics: the names given, those the
+// pattern matched at the last rebalance, or for SubscribeRegex the topics
+// of the assignment.
 func (c *Consumer[K, V]) Subscription() []string {
 	core := c.core
 	core.mu.Lock()
@@ -166,6 +185,12 @@ func (c *Consumer[K, V]) Subscription() []string {
 		return topics
 	case mode == subPattern && g != nil:
 		return g.subscription(core.cl.cluster())
+	case mode == subRegex:
+		var out []string
+		for _, tp := range core.assignment() {
+			out = append(out, tp.Topic)
+		}
+		return slices.Compact(out)
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ const (
 	subNone subMode = iota
 	subTopics
 	subPattern
+	subRegex // a regular expression the group coordinator resolves (KIP-848)
 	subAssigned
 )
 
@@ -89,6 +90,7 @@ type consumerCore struct {
 	mode     subMode                         // REQUIRES: mu held
 	topics   []string                        // subscribed names (subTopics); REQUIRES: mu held
 	pattern  *regexp.Regexp                  // subPattern; REQUIRES: mu held
+	regex    string                          // subRegex; REQUIRES: mu held
 	listener RebalanceListener               // REQUIRES: mu held
 	parts    map[TopicPartition]*partState   // the assignment; REQUIRES: mu held
 	order    []TopicPartition                // fetch order of parts; REQUIRES: mu held

@@ -9,7 +9,7 @@ import (
 )
 
 // subscribe starts or changes a group subscription.
-func (c *consumerCore) subscribe(mode subMode, topics []string, re *regexp.Regexp, l RebalanceListener) error {
+func (c *consumerCore) subscribe(mode subMode, topics []string, re *regexp.Regexp, regex string, l RebalanceListener) error {
 	if c.coord == nil {
 		return wrapErr(ErrInvalidGroupID, "to use the group management or offset commit APIs, you must provide a valid group.id in the consumer configuration")
 	}
@@ -22,7 +22,7 @@ func (c *consumerCore) subscribe(mode subMode, topics []string, re *regexp.Regex
 		c.mu.Unlock()
 		return fmt.Errorf("%w: subscription to topics, partitions and pattern are mutually exclusive", ErrIllegalState)
 	}
-	c.mode, c.topics, c.pattern, c.listener = mode, topics, re, l
+	c.mode, c.topics, c.pattern, c.regex, c.listener = mode, topics, re, regex, l
 	g := c.group
 	started := g == nil
 	if started {
@@ -53,7 +53,7 @@ func (c *consumerCore) assign(tps []TopicPartition) error {
 		c.mu.Unlock()
 		return wrapErr(ErrConsumerClosed, "this consumer has already been closed")
 	}
-	if c.mode == subTopics || c.mode == subPattern {
+	if c.mode == subTopics || c.mode == subPattern || c.mode == subRegex {
 		c.mu.Unlock()
 		return fmt.Errorf("%w: subscription to topics, partitions and pattern are mutually exclusive", ErrIllegalState)
 	}
@@ -101,7 +101,7 @@ func (c *consumerCore) unsubscribe(ctx context.Context, reason string) {
 		g.close(ctx, true)
 	}
 	c.mu.Lock()
-	c.group, c.mode, c.topics, c.pattern, c.listener, c.extra = nil, subNone, nil, nil, nil, nil
+	c.group, c.mode, c.topics, c.pattern, c.regex, c.listener, c.extra = nil, subNone, nil, nil, "", nil, nil
 	c.steps = nil
 	c.setAssignment(nil)
 	c.mu.Unlock()

@@ -403,10 +403,8 @@
 // # Not yet
 //
 // TLS and SASL, transactions v2 (KIP-890), produce by topic id (Produce
-// v13), rack-aware sticky assignment and the consumer's
-// regular-expression subscription resolved by the broker (KIP-848's
-// SubscriptionPattern) are not implemented; nor, in the admin client,
-// ACLs and quotas.
+// v13) and rack-aware sticky assignment are not implemented; nor, in the
+// admin client, ACLs and quotas.
 //
 // A batch the broker refuses as larger than its message.max.bytes
 // (MESSAGE_TOO_LARGE) is split in two and sent again, as Java does, down

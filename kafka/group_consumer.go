@@ -32,8 +32,9 @@ type consumerState struct {
 	// sendNow asks for a heartbeat at once: after reconciling, or when the
 	// subscription changed.
 	sendNow bool
-	// lastTopics is the subscription last sent.
+	// lastTopics and lastRegex are the subscription last sent.
 	lastTopics []string
+	lastRegex  string
 	failures   int
 	// wasFenced is set when the coordinator fenced the member; the loop
 	// then gives up its partitions.
@@ -83,7 +84,7 @@ func (g *groupMember) runConsumerProtocol() {
 			g.reconcile(s.target)
 			continue
 		}
-		if !slices.Equal(g.subscription(meta.cluster), s.lastTopics) {
+		if !slices.Equal(g.subscription(meta.cluster), s.lastTopics) || g.regex() != s.lastRegex {
 			s.sendNow = true
 		}
 		if s.sendNow {
@@ -153,6 +154,9 @@ func (g *groupMember) heartbeatConsumer() time.Duration {
 	}
 	s.failures = 0
 	s.lastTopics = topics
+	if req.SubscribedTopicRegex != nil {
+		s.lastRegex = *req.SubscribedTopicRegex
+	}
 	if resp.MemberID != nil && *resp.MemberID != "" {
 		memberID = *resp.MemberID
 	}
@@ -183,6 +187,15 @@ func (g *groupMember) consumerHeartbeat(memberID string, epoch int32, topics []s
 	}
 	req.RebalanceTimeoutMillis = int32(g.cfg.maxPollInterval / time.Millisecond)
 	req.SubscribedTopicNames = topics
+	if re := g.regex(); re != "" {
+		// The coordinator resolves the regular expression; the names
+		// are none.
+		req.SubscribedTopicRegex = kmsg.StringPtr(re)
+		req.SubscribedTopicNames = []string{}
+	} else if g.kip848.lastRegex != "" {
+		// Clear the regular expression sent before.
+		req.SubscribedTopicRegex = kmsg.StringPtr("")
+	}
 	if g.cfg.remoteAssignor != "" {
 		req.ServerAssignor = kmsg.StringPtr(g.cfg.remoteAssignor)
 	}
@@ -294,4 +307,15 @@ func (g *groupMember) leaveConsumerGroup() {
 	}
 	s.epoch, s.target = 0, nil
 	g.setIdentity(memberID, -1)
+}
+
+// regex is the subscription's regular expression for the coordinator to
+// resolve, "" if the consumer subscribed otherwise.
+func (g *groupMember) regex() string {
+	g.c.mu.Lock()
+	defer g.c.mu.Unlock()
+	if g.c.mode != subRegex {
+		return ""
+	}
+	return g.c.regex
 }
