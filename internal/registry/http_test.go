@@ -295,3 +295,33 @@ func TestOtherSchemaTypes(t *testing.T) {
 	// A different type under the same subject is incompatible unless NONE.
 	c.expect("POST", "/subjects/p/versions", register(customerV1), 409, `"error_code":40901`)
 }
+
+// TestSameSchemaDifferentText registers schemas that differ from an
+// earlier one only in what Avro's printing of a schema does not keep
+// (key order, {"type":"string"} for "string", the namespace in the name
+// or apart or inherited): each gets the existing id and version, and
+// finds it by lookup; a field with a doc added is a different schema.
+func TestSameSchemaDifferentText(t *testing.T) {
+	c := newTestServer(t)
+	c.expect("POST", "/subjects/Customer/versions", register(customerV1), 200, `{"id":1}`)
+	same := []string{
+		// Keys reordered.
+		`{"fields":[{"type":"int","name":"id"},{"name":"name","type":"string"},{"default":null,"type":["null","string"],"name":"faxNumber"}],"name":"Customer","type":"record","namespace":"customerManagement.avro"}`,
+		// The namespace in the name; a primitive as an object.
+		`{"type":"record","name":"customerManagement.avro.Customer","fields":[{"name":"id","type":{"type":"int"}},{"name":"name","type":"string"},{"name":"faxNumber","type":["null",{"type":"string"}],"default":null}]}`,
+	}
+	for _, s := range same {
+		c.expect("POST", "/subjects/Customer/versions", register(s), 200, `{"id":1}`)
+		c.expect("POST", "/subjects/Customer", register(s), 200, `"version":1`)
+	}
+	c.expect("GET", "/subjects/Customer/versions", "", 200, `[1]`)
+	// A nested record inherits its namespace from the enclosing one.
+	outer := `{"type":"record","name":"Outer","namespace":"n","fields":[{"name":"in","type":{"type":"record","name":"Inner","fields":[{"name":"x","type":"int"}]}},{"name":"again","type":"Inner"}]}`
+	outerFull := `{"type":"record","name":"n.Outer","fields":[{"name":"in","type":{"type":"record","name":"n.Inner","fields":[{"name":"x","type":"int"}]}},{"name":"again","type":"n.Inner"}]}`
+	c.expect("POST", "/subjects/Outer/versions", register(outer), 200, `{"id":2}`)
+	c.expect("POST", "/subjects/Outer/versions", register(outerFull), 200, `{"id":2}`)
+	// A field with a doc of its own is another schema.
+	c.expect("PUT", "/config/Customer", `{"compatibility":"NONE"}`, 200, "")
+	other := strings.Replace(customerV1, `"default":null`, `"default":null,"doc":"fax"`, 1)
+	c.expect("POST", "/subjects/Customer/versions", register(other), 200, `{"id":3}`)
+}

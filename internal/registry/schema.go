@@ -55,6 +55,110 @@ func canonicalText(schemaType, text string) string {
 	return b.String()
 }
 
+// sameSchemaKey is what two schemas of a type must share to be the same
+// schema. For JSON-based types, the order of object keys does not matter.
+// For Avro it also ignores what Avro's own printing of a schema (which
+// Confluent's registry compares) does not keep: {"type":"string"} is
+// "string", and a named type's namespace may be given in its name or
+// apart, or inherited from the enclosing type. Text that is not JSON is
+// its own key.
+func sameSchemaKey(schemaType, text string) string {
+	if schemaType == typeProtobuf {
+		return strings.TrimSpace(text)
+	}
+	d := json.NewDecoder(strings.NewReader(text))
+	d.UseNumber()
+	var v any
+	if d.Decode(&v) != nil {
+		return text
+	}
+	if schemaType == typeAvro {
+		v = avroSameForm(v, "")
+	}
+	b, err := json.Marshal(v) // object keys sorted
+	if err != nil {
+		return text
+	}
+	return string(b)
+}
+
+// avroSameForm rewrites a decoded Avro schema, in namespace ns, into the
+// form sameSchemaKey compares: primitive types as bare names, and named
+// types and references to them by full name without a namespace key.
+func avroSameForm(v any, ns string) any {
+	switch t := v.(type) {
+	case string:
+		if avroPrimitives[t] || strings.Contains(t, ".") || ns == "" {
+			return t
+		}
+		return ns + "." + t
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = avroSameForm(x, ns)
+		}
+		return out
+	case map[string]any:
+		typ, _ := t["type"].(string)
+		if len(t) == 1 && avroPrimitives[typ] {
+			return typ
+		}
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			out[k] = x
+		}
+		switch typ {
+		case "record", "error", "enum", "fixed":
+			name, _ := t["name"].(string)
+			inner := ns
+			if i := strings.LastIndexByte(name, '.'); i >= 0 {
+				inner = name[:i]
+			} else if n, ok := t["namespace"].(string); ok {
+				inner = n
+			}
+			delete(out, "namespace")
+			if !strings.Contains(name, ".") && inner != "" {
+				out["name"] = inner + "." + name
+			}
+			if fields, ok := t["fields"].([]any); ok {
+				nf := make([]any, len(fields))
+				for i, f := range fields {
+					fm, ok := f.(map[string]any)
+					if !ok {
+						nf[i] = f
+						continue
+					}
+					c := make(map[string]any, len(fm))
+					for k, x := range fm {
+						c[k] = x
+					}
+					if ft, ok := fm["type"]; ok {
+						c["type"] = avroSameForm(ft, inner)
+					}
+					nf[i] = c
+				}
+				out["fields"] = nf
+			}
+		case "array":
+			if items, ok := t["items"]; ok {
+				out["items"] = avroSameForm(items, ns)
+			}
+		case "map":
+			if values, ok := t["values"]; ok {
+				out["values"] = avroSameForm(values, ns)
+			}
+		default:
+			if x, ok := t["type"]; ok && typ == "" {
+				out["type"] = avroSameForm(x, ns) // {"type": {...}} or {"type": [...]}
+			} else if typ != "" && !avroPrimitives[typ] {
+				out["type"] = avroSameForm(typ, ns) // a named type by reference
+			}
+		}
+		return out
+	}
+	return v
+}
+
 // maxReferenceDepth bounds chains of schema references.
 const maxReferenceDepth = 32
 

@@ -62,10 +62,13 @@ func newState() *state {
 	}
 }
 
-// schemaIdentity is the key under which equal schemas share an id.
+// schemaIdentity is the key under which equal schemas share an id: the
+// same type, the same schema up to what its type's rules say does not
+// matter (sameSchemaKey), and the same references.
 func schemaIdentity(schemaType, canonical string, refs []Reference) string {
+	t, _ := normalizeType(schemaType)
 	b, _ := json.Marshal(refs)
-	return schemaType + "\x00" + canonical + "\x00" + string(b)
+	return t + "\x00" + sameSchemaKey(t, canonical) + "\x00" + string(b)
 }
 
 // apply applies the record at offset; a record that cannot be parsed is
