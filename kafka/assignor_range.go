@@ -207,6 +207,11 @@ func coPartitionedByRack(out map[string][]TopicPartition, ts []*rangeTopic) {
 	}
 }
 
+// rackAware is an assignor that uses the racks of partitions' replicas.
+type rackAware interface {
+	assignRacks(members []memberSubscription, partitions map[string]int32, racks map[TopicPartition][]string) map[string][]TopicPartition
+}
+
 // replicaRacks returns the racks of the replicas of the topics'
 // partitions, as the metadata names them; a replica on a broker the
 // metadata does not list, or without broker.rack, has none.

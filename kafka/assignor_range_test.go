@@ -201,9 +201,9 @@ func TestRackAwareRangeBrokersWithoutRacks(t *testing.T) {
 }
 
 // TestRackAwareRangeOnSamsa runs three consumers with client.rack against
-// three brokers with broker.rack: the range assignor, leading the group,
-// gives each consumer the partitions whose only replica is on its rack,
-// which plain range assignment would not.
+// three brokers with broker.rack: the range and the cooperative-sticky
+// assignors, leading the group, give each consumer the partitions whose
+// only replica is on its rack, which plain range assignment would not.
 func TestRackAwareRangeOnSamsa(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts three brokers")
@@ -235,10 +235,89 @@ func TestRackAwareRangeOnSamsa(t *testing.T) {
 			}
 		}
 	}
+	for _, strategy := range []string{"range", "cooperative-sticky"} {
+		t.Run(strategy, func(t *testing.T) { rackedGroup(t, addrs, strategy, rackOf) })
+	}
+}
+
+// TestStickyPrefersRacks checks that the sticky assignors give members
+// partitions on their racks when balance allows: at the first
+// assignment, and when a member must give partitions up (it keeps those
+// on its rack).
+func TestStickyPrefersRacks(t *testing.T) {
+	partitions := map[string]int32{"t": 6, "u": 3}
+	racks := map[TopicPartition][]string{}
+	for _, topic := range []string{"t", "u"} {
+		for p := range partitions[topic] {
+			racks[TopicPartition{topic, p}] = []string{[]string{"a", "b", "c"}[p%3]}
+		}
+	}
+	offRack := func(plan map[string][]TopicPartition, rackOf map[string]string) int {
+		n := 0
+		for id, tps := range plan {
+			for _, tp := range tps {
+				if !slices.Contains(racks[tp], rackOf[id]) {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	rackOf := map[string]string{"m1": "a", "m2": "b", "m3": "c"}
+	members := func(owned map[string][]TopicPartition, topics ...[]string) []memberSubscription {
+		var ms []memberSubscription
+		for i, id := range []string{"m1", "m2", "m3"} {
+			ts := []string{"t", "u"}
+			if len(topics) > i {
+				ts = topics[i]
+			}
+			ms = append(ms, memberSubscription{memberID: id, topics: ts, rack: rackOf[id], owned: owned[id], generation: 1})
+		}
+		return ms
+	}
+	for _, a := range []stickyAssignor{{}, {coop: true}} {
+		// The first assignment: every partition on its member's rack.
+		plan := a.assignRacks(members(nil), partitions, racks)
+		if n := offRack(plan, rackOf); n != 0 {
+			t.Errorf("coop=%v: first assignment %v has %d partitions off their member's rack", a.coop, plan, n)
+		}
+		for id, tps := range plan {
+			if len(tps) != 3 {
+				t.Errorf("coop=%v: %s got %d partitions, want 3", a.coop, id, len(tps))
+			}
+		}
+		// m1 owned everything; the others join: m1 keeps its rack's.
+		all := append(tps("t", 0, 1, 2, 3, 4, 5), tps("u", 0, 1, 2)...)
+		plan = a.assignRacks(members(map[string][]TopicPartition{"m1": all}), partitions, racks)
+		if got := plan["m1"]; !slices.Equal(got, append(tps("t", 0, 3), tps("u", 0)...)) {
+			t.Errorf("coop=%v: m1 keeps %v, want the partitions on its rack", a.coop, got)
+		}
+		if !a.coop && offRack(plan, rackOf) != 0 {
+			t.Errorf("rebalance %v has partitions off their member's rack", plan)
+		}
+		// Differing subscriptions: the least loaded on the rack, among
+		// equals. m3 reads only t, whose partitions on its rack are
+		// two of its three, and u-2 is on its rack: two must be off.
+		plan = a.assignRacks(members(nil, []string{"t", "u"}, []string{"t", "u"}, []string{"t"}), partitions, racks)
+		if n := offRack(plan, rackOf); n != 2 {
+			t.Errorf("coop=%v: differing subscriptions: %v has %d partitions off their member's rack", a.coop, plan, n)
+		}
+	}
+	// Without racks the assignment is what it always was.
+	plain := stickyAssignor{}.assign(members(nil), partitions)
+	if got := planString(plain); got != planString(stickyAssignor{}.assignRacks(members(nil), partitions, nil)) {
+		t.Errorf("without racks: %s", got)
+	}
+}
+
+// rackedGroup runs three consumers on racks rack1..rack3 with strategy
+// and checks that each ends up with the partitions on its rack.
+func rackedGroup(t *testing.T, addrs []string, strategy string, rackOf map[TopicPartition]string) {
+	ctx := testCtx(t)
 	own := newOwnership(t)
 	var cs []*Consumer[string, string]
 	for i := 1; i <= 3; i++ {
-		cfg := consumerTestConfig(addrs, "racked-group", "client.rack", fmt.Sprintf("rack%d", i), "partition.assignment.strategy", "range")
+		cfg := consumerTestConfig(addrs, "racked-"+strategy, "client.rack", fmt.Sprintf("rack%d", i), "partition.assignment.strategy", strategy)
 		c := startConsumer(t, cfg, StringDeserializer{}, StringDeserializer{})
 		if err := c.Subscribe([]string{"racked"}, own.listener(fmt.Sprintf("rack%d", i), nil)); err != nil {
 			t.Fatal(err)

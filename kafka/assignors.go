@@ -215,6 +215,14 @@ func (a stickyAssignor) decode(m *memberSubscription, userData []byte) {
 // partitions that change owner are left out, to be assigned in the
 // follow-up rebalance once their owner has revoked them.
 func (a stickyAssignor) assign(members []memberSubscription, partitions map[string]int32) map[string][]TopicPartition {
+	return a.assignRacks(members, partitions, nil)
+}
+
+// assignRacks is assign given the racks of each partition's replicas:
+// among the partitions a member keeps or gets, those with a replica on
+// its rack (client.rack) come first, without giving up balance or a
+// partition its owner keeps.
+func (a stickyAssignor) assignRacks(members []memberSubscription, partitions map[string]int32, racks map[TopicPartition][]string) map[string][]TopicPartition {
 	sortMembers(members)
 	out := emptyPlan(members)
 	if len(members) == 0 {
@@ -234,10 +242,21 @@ func (a stickyAssignor) assign(members []memberSubscription, partitions map[stri
 		}
 	}
 	var plan map[string][]TopicPartition
+	onRack := func(id string, tp TopicPartition) bool { return false }
+	if racks != nil {
+		rackOf := map[string]string{}
+		for _, m := range members {
+			rackOf[m.memberID] = m.rack
+		}
+		onRack = func(id string, tp TopicPartition) bool {
+			r := rackOf[id]
+			return r != "" && slices.Contains(racks[tp], r)
+		}
+	}
 	if sameSubscriptions {
-		plan = constrainedSticky(members, all, prev)
+		plan = constrainedSticky(members, all, prev, onRack)
 	} else {
-		plan = generalSticky(members, all, prev)
+		plan = generalSticky(members, all, prev, onRack)
 	}
 	for id, tps := range plan {
 		if a.coop {
@@ -296,8 +315,9 @@ func previousOwners(members []memberSubscription, partitions map[string]int32) m
 
 // constrainedSticky assigns when all members subscribe to the same
 // topics: each gets at least len(all)/members partitions and at most one
-// more, keeping what it owns up to its quota.
-func constrainedSticky(members []memberSubscription, all []TopicPartition, prev map[TopicPartition]string) map[string][]TopicPartition {
+// more, keeping what it owns up to its quota (those on its rack first)
+// and taking free partitions on its rack before others.
+func constrainedSticky(members []memberSubscription, all []TopicPartition, prev map[TopicPartition]string, onRack func(string, TopicPartition) bool) map[string][]TopicPartition {
 	n := len(members)
 	minQ, numMax := len(all)/n, len(all)%n
 	owned := map[string][]TopicPartition{}
@@ -305,6 +325,19 @@ func constrainedSticky(members []memberSubscription, all []TopicPartition, prev 
 		if o, ok := prev[tp]; ok {
 			owned[o] = append(owned[o], tp)
 		}
+	}
+	for id, tps := range owned {
+		// Stable: on-rack partitions first, each group in order.
+		slices.SortStableFunc(tps, func(a, b TopicPartition) int {
+			ra, rb := onRack(id, a), onRack(id, b)
+			switch {
+			case ra && !rb:
+				return -1
+			case rb && !ra:
+				return 1
+			}
+			return 0
+		})
 	}
 	plan := map[string][]TopicPartition{}
 	taken := map[TopicPartition]bool{}
@@ -336,33 +369,53 @@ func constrainedSticky(members []memberSubscription, all []TopicPartition, prev 
 			free = append(free, tp)
 		}
 	}
-	// Fill everyone up to the minimum, then hand out the extra ones.
-	for i := range members {
-		id := members[i].memberID
-		for len(plan[id]) < minQ && len(free) > 0 {
-			plan[id] = append(plan[id], free[0])
-			free = free[1:]
+	// take removes and returns the first free partition on id's rack
+	// if onlyRack, else the first free one; ok is false if none.
+	take := func(id string, onlyRack bool) (TopicPartition, bool) {
+		for i, tp := range free {
+			if !onlyRack || onRack(id, tp) {
+				free = slices.Delete(free, i, i+1)
+				return tp, true
+			}
+		}
+		return TopicPartition{}, false
+	}
+	// Fill everyone up to the minimum, with partitions on their racks
+	// first; then hand out the extra ones, on-rack ones first.
+	for _, onlyRack := range []bool{true, false} {
+		for i := range members {
+			id := members[i].memberID
+			for len(plan[id]) < minQ {
+				tp, ok := take(id, onlyRack)
+				if !ok {
+					break
+				}
+				plan[id] = append(plan[id], tp)
+			}
 		}
 	}
-	for i := range members {
-		id := members[i].memberID
-		if len(free) == 0 {
-			break
-		}
-		if len(plan[id]) == minQ && maxLeft > 0 {
-			plan[id] = append(plan[id], free[0])
-			free = free[1:]
-			maxLeft--
+	for _, onlyRack := range []bool{true, false} {
+		for i := range members {
+			id := members[i].memberID
+			if len(free) == 0 || maxLeft == 0 {
+				break
+			}
+			if len(plan[id]) == minQ {
+				if tp, ok := take(id, onlyRack); ok {
+					plan[id] = append(plan[id], tp)
+					maxLeft--
+				}
+			}
 		}
 	}
 	return plan
 }
 
 // generalSticky assigns when subscriptions differ: owners keep their
-// partitions, free partitions go to the eligible member with the fewest,
-// then partitions move from a member to an eligible one with at least two
-// fewer until none can.
-func generalSticky(members []memberSubscription, all []TopicPartition, prev map[TopicPartition]string) map[string][]TopicPartition {
+// partitions, free partitions go to the eligible member with the fewest
+// (on the partition's rack, among equals), then partitions move from a
+// member to an eligible one with at least two fewer until none can.
+func generalSticky(members []memberSubscription, all []TopicPartition, prev map[TopicPartition]string, onRack func(string, TopicPartition) bool) map[string][]TopicPartition {
 	byID := map[string]*memberSubscription{}
 	for i := range members {
 		byID[members[i].memberID] = &members[i]
@@ -375,12 +428,17 @@ func generalSticky(members []memberSubscription, all []TopicPartition, prev map[
 			count[o]++
 		}
 	}
-	// leastLoaded returns the eligible member with the fewest partitions.
-	leastLoaded := func(topic string) string {
+	// leastLoaded returns the eligible member with the fewest
+	// partitions; among equals, one on tp's rack.
+	leastLoaded := func(tp TopicPartition) string {
 		best := ""
 		for i := range members {
 			m := &members[i]
-			if subscribes(m, topic) && (best == "" || count[m.memberID] < count[best]) {
+			if !subscribes(m, tp.Topic) {
+				continue
+			}
+			if best == "" || count[m.memberID] < count[best] ||
+				(count[m.memberID] == count[best] && onRack(m.memberID, tp) && !onRack(best, tp)) {
 				best = m.memberID
 			}
 		}
@@ -390,7 +448,7 @@ func generalSticky(members []memberSubscription, all []TopicPartition, prev map[
 		if _, ok := owner[tp]; ok {
 			continue
 		}
-		if id := leastLoaded(tp.Topic); id != "" {
+		if id := leastLoaded(tp); id != "" {
 			owner[tp] = id
 			count[id]++
 		}
@@ -399,7 +457,7 @@ func generalSticky(members []memberSubscription, all []TopicPartition, prev map[
 		moved = false
 		for _, tp := range all {
 			from := owner[tp]
-			to := leastLoaded(tp.Topic)
+			to := leastLoaded(tp)
 			if to != "" && count[to] < count[from]-1 {
 				owner[tp] = to
 				count[from]--

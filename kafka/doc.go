@@ -359,8 +359,9 @@
 // partition.assignment.strategy, session.timeout.ms or
 // heartbeat.interval.ms with the consumer protocol; group.instance.id
 // follows Kafka's naming rule. Assignors are named by Java class, simple
-// class name or protocol name; range is rack-aware (KIP-881) when
-// members set client.rack; assignors of the application's own
+// class name or protocol name; with client.rack set, range assigns as
+// Java's rack-aware range does (KIP-881) and the sticky assignors prefer
+// partitions on the member's rack; assignors of the application's own
 // (PartitionAssignor, Java's ConsumerPartitionAssignor) are given with
 // WithPartitionAssignors and named in partition.assignment.strategy by
 // their Name. client.id defaults to consumer-<group>-N.
@@ -402,9 +403,9 @@
 //
 // # Not yet
 //
-// TLS and SASL, transactions v2 (KIP-890), produce by topic id (Produce
-// v13) and rack-aware sticky assignment are not implemented; nor, in the
-// admin client, ACLs and quotas.
+// TLS and SASL, transactions v2 (KIP-890) and produce by topic id
+// (Produce v13) are not implemented; nor, in the admin client, ACLs and
+// quotas.
 //
 // A batch the broker refuses as larger than its message.max.bytes
 // (MESSAGE_TOO_LARGE) is split in two and sent again, as Java does, down

@@ -434,7 +434,7 @@ func (g *groupMember) leaderAssign(resp *kmsg.JoinGroupResponse, counts map[stri
 			g.fatal(fmt.Errorf("group %s: %w", g.cfg.groupID, err))
 			return nil, err
 		}
-	} else if ra, ok := a.(rangeAssignor); ok && slices.ContainsFunc(members, func(m memberSubscription) bool { return m.rack != "" }) {
+	} else if ra, ok := a.(rackAware); ok && slices.ContainsFunc(members, func(m memberSubscription) bool { return m.rack != "" }) {
 		plan = ra.assignRacks(members, partitions, replicaRacks(cl, topics))
 	} else {
 		plan = a.assign(members, partitions)
