@@ -53,7 +53,11 @@
 // appends its records with acks=all, and answers only once the reader has
 // applied them. A forwarding instance, after the primary's answer, also
 // reads the topic to its end before answering, so a client reads its own
-// writes from either instance.
+// writes from either instance. Reads are served from the instance's
+// cache; one that finds nothing (404) first reads the topic to its end
+// and looks again, so a schema registered through any instance is found
+// through every other at once. Other reads may lag a write through
+// another instance by the reader's poll (up to fetch.max.wait.ms, 100 ms).
 //
 // # Limits
 //

@@ -104,9 +104,20 @@ func writeError(w http.ResponseWriter, err error) {
 // (the .../schema endpoints).
 type rawSchema string
 
+// read serves a request from this instance's cache. What the cache does
+// not have may be in the log already, written through another instance a
+// moment ago: before answering 404, read the log to its end and look
+// again, so that a schema registered anywhere is found everywhere.
 func (r *Registry) read(h func(*http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
 		v, err := h(req)
+		if e := (*Error)(nil); errors.As(err, &e) && e.Status == http.StatusNotFound {
+			ctx, cancel := context.WithTimeout(req.Context(), requestTimeout)
+			if r.catchUp(ctx) == nil {
+				v, err = h(req)
+			}
+			cancel()
+		}
 		if err != nil {
 			writeError(w, err)
 			return
@@ -157,13 +168,16 @@ func decodeBody(body []byte, v any) error {
 // withBody is read for the POST endpoints that do not write: lookup and
 // compatibility checks.
 func (r *Registry) withBody(h func(*http.Request, []byte) (any, error)) http.HandlerFunc {
-	return r.read(func(req *http.Request) (any, error) {
+	return func(w http.ResponseWriter, req *http.Request) {
+		// The body is read once: read may run the handler twice.
 		body, err := readBody(nil, req)
-		if err != nil {
-			return nil, err
-		}
-		return h(req, body)
-	})
+		r.read(func(req *http.Request) (any, error) {
+			if err != nil {
+				return nil, err
+			}
+			return h(req, body)
+		})(w, req)
+	}
 }
 
 // write runs a writing handler on the primary: here if this instance is
