@@ -32,10 +32,15 @@ type consumerState struct {
 	// sendNow asks for a heartbeat at once: after reconciling, or when the
 	// subscription changed.
 	sendNow bool
-	// lastTopics and lastRegex are the subscription last sent.
-	lastTopics []string
-	lastRegex  string
-	failures   int
+	// seenTopics and seenRegex are the subscription as last looked at: a
+	// change asks for a heartbeat at once (one that fails still backs
+	// off, and the next carries the subscription anyway).
+	seenTopics []string
+	seenRegex  string
+	// lastRegex is the regular expression the coordinator last took; ""
+	// once it took none or a clearing one.
+	lastRegex string
+	failures  int
 	// wasFenced is set when the coordinator fenced the member; the loop
 	// then gives up its partitions.
 	wasFenced bool
@@ -84,7 +89,8 @@ func (g *groupMember) runConsumerProtocol() {
 			g.reconcile(s.target)
 			continue
 		}
-		if !slices.Equal(g.subscription(meta.cluster), s.lastTopics) || g.regex() != s.lastRegex {
+		if topics, re := g.subscription(meta.cluster), g.regex(); !slices.Equal(topics, s.seenTopics) || re != s.seenRegex {
+			s.seenTopics, s.seenRegex = topics, re
 			s.sendNow = true
 		}
 		if s.sendNow {
@@ -153,7 +159,6 @@ func (g *groupMember) heartbeatConsumer() time.Duration {
 		return expBackoff(g.cfg.retryBackoff, g.cfg.retryBackoffM, s.failures)
 	}
 	s.failures = 0
-	s.lastTopics = topics
 	if req.SubscribedTopicRegex != nil {
 		s.lastRegex = *req.SubscribedTopicRegex
 	}
