@@ -250,11 +250,14 @@ func (c *Consumer[K, V]) Poll(ctx context.Context) (ConsumerRecords[K, V], error
 		recs, err := c.collect()
 		core.sendFetches()
 		if recs.Count() > 0 {
+			// As in Java, Poll returns what the interceptors leave,
+			// even nothing.
 			for _, ic := range c.ics {
 				recs.recs = ic.OnConsume(recs.recs)
 			}
+			return recs, err
 		}
-		if recs.Count() > 0 || err != nil {
+		if err != nil {
 			return recs, err
 		}
 		if err := core.wait(wctx, changed, metaUpdated); err != nil {
