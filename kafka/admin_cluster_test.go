@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"slices"
 	"strconv"
@@ -404,7 +405,7 @@ func startSamsaBrokers(t *testing.T, n int, props ...string) []*samsaServer {
 			select {
 			case err := <-s.exited:
 				s.exited <- err
-				t.Skipf("samsa serve exited at start (%v): %s", err, s.log)
+				t.Fatalf("samsa serve exited at start (%v): %s", err, s.log)
 			default:
 			}
 			if time.Now().After(deadline) {
@@ -435,6 +436,11 @@ func (s *samsaServer) launch(t *testing.T) {
 // seesBrokers reports whether the broker answers Metadata with a
 // controller and n brokers.
 func (s *samsaServer) seesBrokers(n int) bool {
+	conn, err := net.DialTimeout("tcp", s.addr, time.Second)
+	if err != nil {
+		return false // not listening yet: no client to make
+	}
+	conn.Close()
 	cl, err := kgo.NewClient(kgo.SeedBrokers(s.addr), kgo.RetryTimeout(time.Second))
 	if err != nil {
 		return false

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,7 +18,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // testCluster is a broker cluster the shared suite runs against: franz-go's
@@ -156,27 +154,16 @@ type samsaServer struct {
 
 func (s *samsaServer) start(t *testing.T) {
 	t.Helper()
-	args := []string{"serve", "--listeners=PLAINTEXT://" + s.addr, "--log.dirs=" + s.dir, "--log-level=warn"}
-	for _, p := range s.props {
-		args = append(args, "--override", p)
-	}
-	s.cmd = exec.Command(s.bin, args...)
-	s.log = &strings.Builder{}
-	s.cmd.Stdout, s.cmd.Stderr = s.log, s.log
-	if err := s.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s.exited = make(chan error, 1)
-	go func(cmd *exec.Cmd, ch chan error) { ch <- cmd.Wait() }(s.cmd, s.exited)
+	s.launch(t)
 	// The broker listens before it has registered in its metadata store;
-	// it is ready once it answers Metadata naming a controller.
+	// it is ready once it answers Metadata naming a controller and itself.
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if s.ready() {
+		if s.seesBrokers(1) {
 			return
 		}
 		select {
 		case err := <-s.exited:
-			t.Skipf("samsa serve exited at start (%v): %s", err, s.log)
+			t.Fatalf("samsa serve exited at start (%v): %s", err, s.log)
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -184,26 +171,6 @@ func (s *samsaServer) start(t *testing.T) {
 			t.Fatalf("samsa serve did not listen on %s: %s", s.addr, s.log)
 		}
 	}
-}
-
-// ready reports whether the broker answers a Metadata request with a
-// controller.
-func (s *samsaServer) ready() bool {
-	conn, err := net.DialTimeout("tcp", s.addr, time.Second)
-	if err != nil {
-		return false
-	}
-	conn.Close()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.addr), kgo.RetryTimeout(time.Second))
-	if err != nil {
-		return false
-	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	req := kmsg.NewPtrMetadataRequest()
-	resp, err := req.RequestWith(ctx, cl)
-	return err == nil && resp.ControllerID >= 0
 }
 
 // failed reports how the process ended, if it did, with its log.
