@@ -23,8 +23,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
-
 	"github.com/samsa-io/samsa/internal/group"
 )
 
@@ -152,23 +150,9 @@ func (g *groupCoordinator) ensure() (*group.Coordinator, error) {
 			"compression.type": "producer",
 			"segment.bytes":    strconv.Itoa(b.cfg.Int("offsets.topic.segment.bytes")),
 		}
-		rf := min(b.cfg.Int("offsets.topic.replication.factor"), len(b.snapshot().PlacementBrokers()))
-		_, err := b.createTopic(offsetsTopic, int32(b.cfg.Int("offsets.topic.num.partitions")), int16(max(rf, 1)), configs, nil, false)
-		var ae *apiError
-		if errors.As(err, &ae) && ae.err == kerr.TopicAlreadyExists {
-			err = nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("creating %s: %w", offsetsTopic, err)
-		}
-		// The partitions this broker leads are empty and load at once:
-		// answer when they serve, rather than send the first group
-		// requests COORDINATOR_LOAD_IN_PROGRESS.
-		ctx, cancel := b.metadataContext()
-		err = g.loads.wait(ctx, b.done)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("loading %s: %w", offsetsTopic, err)
+		rf := max(min(b.cfg.Int("offsets.topic.replication.factor"), len(b.snapshot().PlacementBrokers())), 1)
+		if err := b.createInternalTopic(offsetsTopic, b.cfg.Int("offsets.topic.num.partitions"), rf, configs, g.loads); err != nil {
+			return nil, err
 		}
 	}
 	// The applier made the coordinator when it applied the topic.

@@ -2,7 +2,11 @@ package broker
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
+
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // loadEvent is a partition of an internal topic for its coordinator to
@@ -87,4 +91,25 @@ func (q *loadQueue) wait(ctx context.Context, done <-chan struct{}) error {
 	case <-done:
 		return errBrokerClosing
 	}
+}
+
+// createInternalTopic creates an internal topic (one another broker may
+// be creating too) and waits until the partitions this broker leads have
+// loaded: they are empty and load at once, so the first requests are
+// served rather than answered COORDINATOR_LOAD_IN_PROGRESS.
+func (b *Broker) createInternalTopic(name string, partitions, rf int, configs map[string]string, loads *loadQueue) error {
+	_, err := b.createTopic(name, int32(partitions), int16(rf), configs, nil, false)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.err == kerr.TopicAlreadyExists {
+		err = nil
+	}
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", name, err)
+	}
+	ctx, cancel := b.metadataContext()
+	defer cancel()
+	if err := loads.wait(ctx, b.done); err != nil {
+		return fmt.Errorf("loading %s: %w", name, err)
+	}
+	return nil
 }

@@ -27,7 +27,6 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 	"sync"
@@ -158,21 +157,8 @@ func (x *txnCoordinator) ensure() (*txn.Coordinator, error) {
 			"segment.bytes":       strconv.Itoa(b.cfg.Int("transaction.state.log.segment.bytes")),
 			"min.insync.replicas": strconv.Itoa(min(b.cfg.Int("transaction.state.log.min.isr"), rf)),
 		}
-		_, err := b.createTopic(txnTopic, int32(b.cfg.Int("transaction.state.log.num.partitions")), int16(rf), configs, nil, false)
-		var ae *apiError
-		if errors.As(err, &ae) && ae.err == kerr.TopicAlreadyExists {
-			err = nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("creating %s: %w", txnTopic, err)
-		}
-		// The partitions this broker leads are empty and load at once:
-		// answer when they serve.
-		ctx, cancel := b.metadataContext()
-		err = x.loads.wait(ctx, b.done)
-		cancel()
-		if err != nil {
-			return nil, fmt.Errorf("loading %s: %w", txnTopic, err)
+		if err := b.createInternalTopic(txnTopic, b.cfg.Int("transaction.state.log.num.partitions"), rf, configs, x.loads); err != nil {
+			return nil, err
 		}
 	}
 	c := x.coord.Load()

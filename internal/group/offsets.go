@@ -20,26 +20,36 @@ type offsetEntry struct {
 
 func msDuration(ms int32) time.Duration { return time.Duration(ms) * time.Millisecond }
 
-// OffsetCommit serves OffsetCommit. Partitions of topics the cluster
-// does not have are answered with UNKNOWN_TOPIC_OR_PARTITION before the
-// group is looked at, as Kafka's request handler does.
-func (c *Coordinator) OffsetCommit(rc RequestContext, req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
-	resp := kmsg.NewPtrOffsetCommitResponse()
-	resp.Version = req.Version
-	// codes mirrors the request: the code of each partition.
-	codes := make([][]int16, len(req.Topics))
-	valid := 0
-	for i, t := range req.Topics {
-		codes[i] = make([]int16, len(t.Partitions))
-		_, n, ok := c.topics.TopicByName(t.Topic)
-		for j, p := range t.Partitions {
-			if !ok || p.Partition < 0 || p.Partition >= n {
+// knownPartitions checks the partitions of an offset commit request (a
+// topic's name and partition count by index, and a partition by topic and
+// position) against the cluster's topics. codes mirrors the request: 0
+// for a partition that exists, UNKNOWN_TOPIC_OR_PARTITION for the
+// others; valid counts the first kind.
+func (c *Coordinator) knownPartitions(topics int, topic func(i int) (name string, partitions int), partition func(i, j int) int32) (codes [][]int16, valid int) {
+	codes = make([][]int16, topics)
+	for i := range topics {
+		name, np := topic(i)
+		codes[i] = make([]int16, np)
+		_, n, ok := c.topics.TopicByName(name)
+		for j := range np {
+			if p := partition(i, j); !ok || p < 0 || p >= n {
 				codes[i][j] = kerr.UnknownTopicOrPartition.Code
 				continue
 			}
 			valid++
 		}
 	}
+	return codes, valid
+}
+
+// OffsetCommit serves OffsetCommit. Partitions of topics the cluster
+// does not have are answered with UNKNOWN_TOPIC_OR_PARTITION before the
+// group is looked at, as Kafka's request handler does.
+func (c *Coordinator) OffsetCommit(rc RequestContext, req *kmsg.OffsetCommitRequest) *kmsg.OffsetCommitResponse {
+	resp := kmsg.NewPtrOffsetCommitResponse()
+	resp.Version = req.Version
+	codes, valid := c.knownPartitions(len(req.Topics), func(i int) (string, int) { return req.Topics[i].Topic, len(req.Topics[i].Partitions) },
+		func(i, j int) int32 { return req.Topics[i].Partitions[j].Partition })
 	if valid > 0 {
 		c.offsetCommit(req, codes)
 	}

@@ -23,19 +23,8 @@ type pendingOffsets map[string]map[string]map[int32]*offsetEntry
 func (c *Coordinator) TxnOffsetCommit(req *kmsg.TxnOffsetCommitRequest) *kmsg.TxnOffsetCommitResponse {
 	resp := kmsg.NewPtrTxnOffsetCommitResponse()
 	resp.Version = req.Version
-	codes := make([][]int16, len(req.Topics))
-	valid := 0
-	for i, t := range req.Topics {
-		codes[i] = make([]int16, len(t.Partitions))
-		_, n, ok := c.topics.TopicByName(t.Topic)
-		for j, p := range t.Partitions {
-			if !ok || p.Partition < 0 || p.Partition >= n {
-				codes[i][j] = kerr.UnknownTopicOrPartition.Code
-				continue
-			}
-			valid++
-		}
-	}
+	codes, valid := c.knownPartitions(len(req.Topics), func(i int) (string, int) { return req.Topics[i].Topic, len(req.Topics[i].Partitions) },
+		func(i, j int) int32 { return req.Topics[i].Partitions[j].Partition })
 	if valid > 0 {
 		if err := c.txnOffsetCommit(req, codes); err != nil {
 			for i := range codes {
