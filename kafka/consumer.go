@@ -47,13 +47,10 @@ func NewConsumer[K, V any](cfg Config, keyDes Deserializer[K], valDes Deserializ
 	for _, a := range o.assignors {
 		plugins = append(plugins, a)
 	}
-	var ics []ConsumerInterceptor[K, V]
-	if o.consumerICs != nil {
-		var ok bool
-		if ics, ok = o.consumerICs.([]ConsumerInterceptor[K, V]); !ok {
-			return nil, configErr("interceptor.classes", fmt.Sprintf("%T", o.consumerICs),
-				fmt.Sprintf("interceptors must be ConsumerInterceptor[%s, %s]", reflect.TypeFor[K](), reflect.TypeFor[V]()))
-		}
+	ics, err := interceptorsOf[ConsumerInterceptor[K, V]](o.consumerICs,
+		fmt.Sprintf("ConsumerInterceptor[%s, %s]", reflect.TypeFor[K](), reflect.TypeFor[V]()))
+	if err != nil {
+		return nil, err
 	}
 	for _, ic := range ics {
 		plugins = append(plugins, ic)

@@ -179,6 +179,14 @@ func TestConsumerInterceptorOptionChecks(t *testing.T) {
 		WithConsumerInterceptors[string, string](&recordingInterceptor{})); err == nil || !strings.Contains(err.Error(), "interceptor.classes") {
 		t.Errorf("consumer interceptor given to a producer: %v", err)
 	}
+	if _, err := NewConsumer(cfg, StringDeserializer{}, StringDeserializer{},
+		WithConsumerInterceptors[string, string](nil)); err == nil || !strings.Contains(err.Error(), "nil") {
+		t.Errorf("nil consumer interceptor: %v", err)
+	}
+	if _, err := NewProducer(testConfig([]string{"127.0.0.1:1"}), StringSerializer{}, StringSerializer{},
+		WithInterceptors[string, string](nil)); err == nil || !strings.Contains(err.Error(), "nil") {
+		t.Errorf("nil producer interceptor: %v", err)
+	}
 	if _, err := NewAdmin(testConfig([]string{"127.0.0.1:1"}), WithConsumerInterceptors[string, string](&recordingInterceptor{})); err == nil {
 		t.Error("consumer interceptor given to the admin client accepted")
 	}

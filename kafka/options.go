@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net"
 )
@@ -56,6 +57,24 @@ func WithConsumerInterceptors[K, V any](ics ...ConsumerInterceptor[K, V]) Option
 		prev, _ := o.consumerICs.([]ConsumerInterceptor[K, V])
 		o.consumerICs = append(prev, ics...)
 	})
+}
+
+// interceptorsOf unpacks the interceptors an option stored (nil if none):
+// they must be of the client's type, named want, and none nil.
+func interceptorsOf[T any](v any, want string) ([]T, error) {
+	if v == nil {
+		return nil, nil
+	}
+	ics, ok := v.([]T)
+	if !ok {
+		return nil, configErr("interceptor.classes", fmt.Sprintf("%T", v), "interceptors must be "+want)
+	}
+	for _, ic := range ics {
+		if any(ic) == nil {
+			return nil, configErr("interceptor.classes", "", "one of the interceptors given is nil")
+		}
+	}
+	return ics, nil
 }
 
 // WithDialer sets how TCP connections to brokers are made, for example

@@ -117,13 +117,10 @@ func NewProducer[K, V any](cfg Config, keySer Serializer[K], valSer Serializer[V
 	if o.assignors != nil {
 		return nil, configErr("partition.assignment.strategy", "", "partition assignors do not apply to a producer")
 	}
-	var ics []ProducerInterceptor[K, V]
-	if o.interceptors != nil {
-		var ok bool
-		if ics, ok = o.interceptors.([]ProducerInterceptor[K, V]); !ok {
-			return nil, configErr("interceptor.classes", fmt.Sprintf("%T", o.interceptors),
-				fmt.Sprintf("interceptors must be ProducerInterceptor[%s, %s]", reflect.TypeFor[K](), reflect.TypeFor[V]()))
-		}
+	ics, err := interceptorsOf[ProducerInterceptor[K, V]](o.interceptors,
+		fmt.Sprintf("ProducerInterceptor[%s, %s]", reflect.TypeFor[K](), reflect.TypeFor[V]()))
+	if err != nil {
+		return nil, err
 	}
 	plugins := []any{keySer, valSer, o.partitioner}
 	for _, ic := range ics {
